@@ -1,0 +1,3 @@
+"""Biseo: a local-first desktop assistant (core package, free of Qt)."""
+
+__version__ = "0.1.0"

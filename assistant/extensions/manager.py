@@ -1,0 +1,133 @@
+"""Find and load plugins: built-ins, then the `biseo.plugins` entry points, then the user folder.
+
+Each plugin loads inside its own try: one that fails is listed with its reason, the rest load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from assistant.api import PROJECT_NAME, spec_of
+from assistant.extensions import hookspecs
+from assistant.tools.registry import ToolRegistry
+
+ENTRY_POINT_GROUP = "biseo.plugins"
+BUILTIN_PLUGINS = ("plugins.calculator", "plugins.clock", "plugins.files", "plugins.web_search")
+
+
+@dataclass
+class PluginInfo:
+    """One plugin as the user sees it in `biseo plugins list`."""
+
+    name: str
+    source: str  # "builtin", "entry point (<dist>)" or the user-folder path
+    status: str = "loaded"  # "loaded", "error" or "disabled"
+    error: str = ""
+    tools: list[str] = field(default_factory=list)
+    module: ModuleType | None = field(default=None, repr=False)
+
+
+class PluginManager:
+    """Loads plugins into a ToolRegistry and remembers what happened to each."""
+
+    def __init__(self, registry: ToolRegistry | None = None) -> None:
+        self.registry = registry or ToolRegistry()
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: list[PluginInfo] = []
+
+    def load_all(self, *, disabled: list[str] | None = None, user_dir: Path | None = None,
+                 builtins: tuple[str, ...] = BUILTIN_PLUGINS, entry_points: bool = True) -> None:
+        """Load every source in order; never raises for a broken plugin."""
+        off = set(disabled or [])
+        for module_name in builtins:
+            self._load(module_name.rsplit(".", 1)[-1], "builtin", lambda m=module_name: importlib.import_module(m), off)
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
+                self._load(ep.name, f"entry point ({dist})", ep.load, off)
+        if user_dir is not None and user_dir.is_dir():
+            for path in sorted(user_dir.iterdir()):
+                if path.name.startswith(("_", ".")):
+                    continue
+                if path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").is_file()):
+                    self._load(path.stem, str(path), lambda p=path: _import_from_path(p), off)
+
+    def load_module(self, name: str, module: ModuleType | Any, source: str = "test") -> PluginInfo:
+        """Register an already-imported module or object as a plugin (used by tests and tools)."""
+        return self._load(name, source, lambda: module, set())
+
+    def _load(self, name: str, source: str, importer, off: set[str]) -> PluginInfo:
+        info = PluginInfo(name=name, source=source)
+        self.plugins.append(info)
+        if name in off:
+            info.status = "disabled"
+            return info
+        if any(p.name == name and p.status == "loaded" for p in self.plugins[:-1]):
+            info.status, info.error = "error", f"a plugin named {name!r} is already loaded"
+            return info
+        try:
+            module = importer()
+            info.module = module
+            self.pm.register(module, name=f"{name}@{source}")
+        except BaseException as exc:  # a plugin may even call sys.exit at import
+            info.status, info.error = "error", _reason(exc)
+            return info
+        staged: list[Any] = []
+        try:
+            for impl in self.pm.hook.register_tools.get_hookimpls():
+                if impl.plugin is module:
+                    impl.function(register=staged.append)
+        except BaseException as exc:
+            self.pm.unregister(module)
+            info.status, info.error = "error", f"register_tools failed: {_reason(exc)}"
+            return info
+        errors: list[str] = []
+        for obj in staged:
+            try:
+                spec = spec_of(obj)
+                self.registry.add(spec, plugin=name)
+                info.tools.append(spec.name)
+            except Exception as exc:
+                errors.append(_reason(exc))
+        if errors:
+            info.error = "; ".join(errors)
+            if not info.tools:
+                info.status = "error"
+        return info
+
+
+def _import_from_path(path: Path) -> ModuleType:
+    """Import a user-folder plugin file or package under a private module name."""
+    target = path / "__init__.py" if path.is_dir() else path
+    mod_name = f"biseo_user_plugin_{path.stem}"
+    spec = importlib.util.spec_from_file_location(
+        mod_name, target, submodule_search_locations=[str(path)] if path.is_dir() else None)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(mod_name, None)
+        raise
+    return module
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: exception type, message and where it was raised."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {msg}{where}" if msg else f"{type(exc).__name__}{where}"

@@ -1,0 +1,159 @@
+"""User settings: defaults, then the TOML file in the config dir, then BISEO_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.paths import Paths, resolve_paths
+
+
+class LLMSettings(BaseModel):
+    """Which model answers and how it runs."""
+
+    backend: Literal["llama-cpp", "openai"] = Field(
+        "llama-cpp", description="'llama-cpp' runs a GGUF in this process; 'openai' talks to an "
+        "OpenAI-compatible server (llama.cpp server, vLLM, Ollama).")
+    model: str = Field(
+        "qwen2.5-coder-0.5b-instruct", description="Model manifest name (see `biseo models list`) "
+        "or a path to a local .gguf file.")
+    n_ctx: int = Field(4096, ge=512, le=131072, description="Context window in tokens.")
+    n_gpu_layers: int | Literal["auto"] = Field(
+        "auto", description="Layers to offload to the GPU: 'auto' offloads all when llama.cpp was "
+        "built with GPU support, 0 keeps everything on the CPU.")
+    n_threads: int | None = Field(
+        None, ge=1, description="CPU threads for decoding; empty picks one per physical core "
+        "(at most 4).")
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature for answers.")
+    max_tokens: int = Field(512, ge=16, le=8192, description="Most tokens in one answer.")
+    seed: int = Field(1234, description="Random seed for sampling, so answers are repeatable.")
+    server_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible server "
+        "(backend 'openai').")
+    server_model: str = Field("", description="Model name to ask the server for (backend 'openai'); "
+                              "empty asks for the server's first model.")
+    api_key: str = Field("", description="API key for the server, if it needs one.")
+    request_timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
+
+
+class ToolSettings(BaseModel):
+    """How the assistant uses tools."""
+
+    enabled: bool = Field(True, description="Offer tools to the model at all.")
+    disabled: list[str] = Field(default_factory=list, description="Tool names never offered to the model.")
+    max_steps: int = Field(4, ge=1, le=20, description="Most tool calls in one turn before the "
+                           "assistant must answer.")
+    max_retries: int = Field(2, ge=0, le=10, description="Failed tool calls in a row the model may "
+                             "retry before the turn ends.")
+    timeout_s: float = Field(30.0, gt=0, description="Seconds a tool may run before it is stopped.")
+    file_roots: list[str] = Field(
+        default_factory=lambda: ["~/Documents"], description="Folders the files tool may read; "
+        "writes, moves and deletes there still ask first.")
+    max_output_chars: int = Field(4000, ge=200, description="Longest tool output given to the model.")
+
+
+class PluginSettings(BaseModel):
+    """Where plugins come from."""
+
+    user_folder_enabled: bool = Field(
+        False, description="Load Python plugins from the user plugins folder. Off by default: "
+        "such plugins run with your rights.")
+    disabled: list[str] = Field(default_factory=list, description="Plugin names not to load.")
+
+
+class WebSettings(BaseModel):
+    """Web search and page fetching."""
+
+    provider: Literal["ddgs", "searxng"] = Field("ddgs", description="Search provider: 'ddgs' "
+                                                 "(DuckDuckGo and others) or a SearXNG instance.")
+    searxng_url: str = Field("http://127.0.0.1:8888", description="Base URL of the SearXNG "
+                             "instance (provider 'searxng').")
+    max_results: int = Field(5, ge=1, le=20, description="Search results given to the model.")
+    timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for a search or a page.")
+    max_page_chars: int = Field(6000, ge=500, description="Longest page text given to the model.")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Hosts the web tools may "
+                                     "reach even if they resolve to private addresses.")
+
+
+class ChatSettings(BaseModel):
+    """The assistant's persona."""
+
+    assistant_name: str = Field("Biseo", description="What the assistant calls itself.")
+    system_prompt: str = Field(
+        "You are Biseo, a helpful assistant running privately on the user's own computer. "
+        "Answer clearly and briefly.", description="Instructions given to the model at the start "
+        "of every conversation.")
+
+
+class Settings(BaseSettings):
+    """All of Biseo's settings."""
+
+    model_config = SettingsConfigDict(env_prefix="BISEO_", env_nested_delimiter="__",
+                                      extra="ignore", validate_default=True)
+
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="The language model.")
+    tools: ToolSettings = Field(default_factory=ToolSettings, description="Tool use.")
+    plugins: PluginSettings = Field(default_factory=PluginSettings, description="Plugins.")
+    web: WebSettings = Field(default_factory=WebSettings, description="Web search.")
+    chat: ChatSettings = Field(default_factory=ChatSettings, description="Persona.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        toml_path = _CONFIG_FILE.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None and Path(toml_path).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+_CONFIG_FILE: dict[str, Path | None] = {"path": None}
+
+
+class SettingsError(RuntimeError):
+    """The config file cannot be read or holds invalid values."""
+
+
+def load_settings(paths: Paths | None = None, **overrides: Any) -> Settings:
+    """Read settings for these folders (defaults < config.toml < BISEO_* env < overrides)."""
+    paths = paths or resolve_paths()
+    _CONFIG_FILE["path"] = paths.config_file
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{paths.config_file} is not valid TOML: {exc}") from exc
+    except ValueError as exc:
+        raise SettingsError(f"invalid setting in {paths.config_file} or BISEO_* environment: {exc}") from exc
+    finally:
+        _CONFIG_FILE["path"] = None
+
+
+def set_config_value(paths: Paths, dotted_key: str, value: Any) -> None:
+    """Set one value (e.g. 'llm.model') in config.toml, keeping the rest; written atomically."""
+    path = paths.config_file
+    data: dict[str, Any] = {}
+    if path.is_file():
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    node = data
+    *parents, leaf = dotted_key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
