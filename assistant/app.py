@@ -1,0 +1,111 @@
+"""Composition root: wires settings, plugins, the model, tools and history into one Assistant."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from assistant.agent.loop import Agent, LoopConfig
+from assistant.api import ToolContext
+from assistant.cancel import CancelToken
+from assistant.events import Event
+from assistant.extensions.manager import PluginManager
+from assistant.history.store import HistoryStore
+from assistant.llm.base import ChatBackend, LLMError
+from assistant.paths import Paths, resolve_paths
+from assistant.settings import Settings, load_settings
+from assistant.tools.executor import ToolExecutor
+
+log = logging.getLogger("biseo")
+
+
+class Assistant:
+    """The whole core behind one object; the CLI, UI and voice pipeline drive it through `chat()`."""
+
+    def __init__(self, settings: Settings | None = None, paths: Paths | None = None, *,
+                 backend: ChatBackend | None = None, builtin_plugins: tuple[str, ...] | None = None) -> None:
+        self.paths = (paths or resolve_paths()).ensure()
+        self.settings = settings or load_settings(self.paths)
+        self.store = HistoryStore(self.paths.history_db)
+        self.plugins = PluginManager()
+        kwargs = {} if builtin_plugins is None else {"builtins": builtin_plugins}
+        self.plugins.load_all(
+            disabled=self.settings.plugins.disabled,
+            user_dir=self.paths.plugins_dir if self.settings.plugins.user_folder_enabled else None, **kwargs)
+        self.registry = self.plugins.registry
+        tools = self.settings.tools
+        self.executor = ToolExecutor(self.registry, disabled=tools.disabled, timeout_s=tools.timeout_s,
+                                     max_output_chars=tools.max_output_chars)
+        self._backend = backend
+        self._backend_error: str | None = None
+        self._load_lock = threading.Lock()
+        self.agent = Agent(backend=self.backend, store=self.store, registry=self.registry,
+                           executor=self.executor, config=self.loop_config(), tool_context=self._tool_context)
+
+    def loop_config(self) -> LoopConfig:
+        s = self.settings
+        return LoopConfig(persona=s.chat.system_prompt, tools_enabled=s.tools.enabled,
+                          disabled_tools=s.tools.disabled, max_steps=s.tools.max_steps,
+                          max_retries=s.tools.max_retries, max_tokens=s.llm.max_tokens,
+                          temperature=s.llm.temperature)
+
+    # the model
+    def backend(self) -> ChatBackend:
+        """The loaded backend, loading it on first use (raises LLMError with a plain reason)."""
+        with self._load_lock:
+            if self._backend is None:
+                self._backend = create_backend(self.settings, self.paths)
+            return self._backend
+
+    @property
+    def backend_loaded(self) -> bool:
+        return self._backend is not None
+
+    # chat
+    def new_conversation(self, title: str = "New conversation") -> str:
+        return self.store.create_conversation(title)
+
+    def chat(self, text: str, conversation_id: str | None = None, *,
+             cancel: CancelToken | None = None) -> Iterator[Event]:
+        """Run one turn in a conversation (a new one when none is given), yielding its events."""
+        cid = conversation_id or self.new_conversation()
+        return self.agent.run(cid, text, cancel=cancel)
+
+    def _tool_context(self, tool_name: str, call_id: str, cancel: CancelToken) -> ToolContext:
+        spec = self.registry.get(tool_name)
+        plugin = spec.plugin if spec else "unknown"
+        roots = [Path(r).expanduser() for r in self.settings.tools.file_roots]
+        return ToolContext(tool_name=tool_name, call_id=call_id, cancel=cancel, roots=roots,
+                           settings=self.settings, data_dir=self.paths.data_dir / "plugins" / plugin,
+                           logger=logging.getLogger(f"biseo.plugins.{plugin}"))
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+        self.store.close()
+
+
+def create_backend(settings: Settings, paths: Paths, progress=None) -> ChatBackend:
+    """Build the configured backend: a local GGUF through llama.cpp, or an OpenAI-compatible server."""
+    llm = settings.llm
+    if llm.backend == "openai":
+        from assistant.llm.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(llm.server_url, model=llm.server_model, api_key=llm.api_key,
+                             n_ctx=llm.n_ctx, timeout_s=llm.request_timeout_s, seed=llm.seed)
+    from assistant.catalog.bundled import BundledModelError
+    from assistant.catalog.manifests import ManifestError, load_catalog
+    from assistant.catalog.resolver import ModelNotAvailable, resolve_model
+    from assistant.llm.gguf_check import ModelFileError
+    from assistant.llm.llama_backend import LlamaCppBackend
+
+    try:
+        resolved = resolve_model(llm.model, paths, load_catalog(paths), progress=progress)
+        name = resolved.manifest.name if resolved.manifest else resolved.path.name
+        return LlamaCppBackend(resolved.path, n_ctx=llm.n_ctx, n_gpu_layers=llm.n_gpu_layers,
+                               n_threads=llm.n_threads, seed=llm.seed, display_name=name)
+    except (ModelNotAvailable, ModelFileError, BundledModelError, ManifestError) as exc:
+        raise LLMError(str(exc)) from exc

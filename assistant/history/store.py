@@ -1,0 +1,249 @@
+"""Chat history in SQLite (WAL, synchronous FULL): conversations, turns, messages, tool calls."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS turns (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    status TEXT NOT NULL CHECK (status IN ('open', 'done', 'cancelled', 'error')),
+    error TEXT NOT NULL DEFAULT '',
+    usage TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    turn_id TEXT NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'tool_call', 'tool_result')),
+    content TEXT NOT NULL,
+    raw TEXT,
+    context TEXT NOT NULL DEFAULT '',
+    tool_name TEXT,
+    tool_args TEXT,
+    tool_call_id TEXT,
+    ok INTEGER,
+    created_at REAL NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, seq);
+CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, created_at);
+"""
+
+
+@dataclass
+class Conversation:
+    """A conversation's summary row."""
+
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    message_count: int = 0
+
+
+@dataclass
+class Message:
+    """One stored message; `raw` is exactly what the model saw or wrote, when it differs from `content`."""
+
+    id: str
+    conversation_id: str
+    turn_id: str
+    role: str
+    content: str
+    raw: str | None
+    context: str
+    tool_name: str | None
+    tool_args: dict[str, Any] | None
+    tool_call_id: str | None
+    ok: bool | None
+    created_at: float
+    turn_status: str = "done"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class ConversationNotFound(KeyError):
+    """No conversation has that id (or id prefix)."""
+
+
+class HistoryStore:
+    """Thread-safe access to the history database; every write is its own durable transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
+                                   timeout=10.0)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(SCHEMA)  # executescript manages its own transaction
+        self._recover_open_turns()
+
+    def _tx(self):
+        return _Transaction(self._db, self._lock)
+
+    def _recover_open_turns(self) -> None:
+        """Turns left open by a crash are marked as errors, so they are shown but never replayed."""
+        with self._tx():
+            self._db.execute("UPDATE turns SET status='error', error='interrupted (the app stopped "
+                             "during this turn)', finished_at=? WHERE status='open'", (time.time(),))
+
+    # conversations
+    def create_conversation(self, title: str = "New conversation") -> str:
+        cid = uuid.uuid4().hex
+        now = time.time()
+        with self._tx():
+            self._db.execute("INSERT INTO conversations(id, title, created_at, updated_at) VALUES (?,?,?,?)",
+                             (cid, title, now, now))
+        return cid
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """Accept a full id or a unique prefix of at least 4 characters."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM conversations WHERE id LIKE ? LIMIT 2",
+                                    (id_or_prefix.replace("%", "").replace("_", "") + "%",)).fetchall()
+        if len(id_or_prefix) < 4 or len(rows) != 1:
+            raise ConversationNotFound(f"no single conversation matches {id_or_prefix!r}")
+        return rows[0]["id"]
+
+    def list_conversations(self, search: str | None = None, limit: int = 200) -> list[Conversation]:
+        sql = ("SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id=c.id AND "
+               "m.role IN ('user','assistant')) AS n FROM conversations c")
+        args: list[Any] = []
+        if search:
+            sql += (" WHERE c.title LIKE ? OR EXISTS (SELECT 1 FROM messages m WHERE "
+                    "m.conversation_id=c.id AND m.content LIKE ?)")
+            args += [f"%{search}%", f"%{search}%"]
+        sql += " ORDER BY c.updated_at DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [Conversation(r["id"], r["title"], r["created_at"], r["updated_at"], r["n"]) for r in rows]
+
+    def get_conversation(self, cid: str) -> Conversation:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM conversations WHERE id=?", (cid,)).fetchone()
+        if row is None:
+            raise ConversationNotFound(cid)
+        return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"])
+
+    def rename_conversation(self, cid: str, title: str) -> None:
+        with self._tx():
+            cur = self._db.execute("UPDATE conversations SET title=?, updated_at=? WHERE id=?",
+                                   (title.strip() or "Untitled", time.time(), cid))
+        if cur.rowcount == 0:
+            raise ConversationNotFound(cid)
+
+    def delete_conversation(self, cid: str) -> None:
+        with self._tx():
+            cur = self._db.execute("DELETE FROM conversations WHERE id=?", (cid,))
+        if cur.rowcount == 0:
+            raise ConversationNotFound(cid)
+
+    # turns and messages
+    def begin_turn(self, cid: str, user_text: str, context: str = "") -> tuple[str, str]:
+        """Store the user's message at once (it is never lost); returns (turn_id, message_id)."""
+        tid, mid = uuid.uuid4().hex, uuid.uuid4().hex
+        now = time.time()
+        with self._tx():
+            row = self._db.execute("SELECT title, (SELECT COUNT(*) FROM messages WHERE conversation_id=?) "
+                                   "AS n FROM conversations WHERE id=?", (cid, cid)).fetchone()
+            if row is None:
+                raise ConversationNotFound(cid)
+            self._db.execute("INSERT INTO turns(id, conversation_id, status, created_at) VALUES (?,?,'open',?)",
+                             (tid, cid, now))
+            self._db.execute("INSERT INTO messages(id, conversation_id, turn_id, role, content, context, "
+                             "created_at) VALUES (?,?,?,?,?,?,?)", (mid, cid, tid, "user", user_text, context, now))
+            title = row["title"]
+            if row["n"] == 0 and title == "New conversation":
+                title = _title_from(user_text)
+            self._db.execute("UPDATE conversations SET updated_at=?, title=? WHERE id=?", (now, title, cid))
+        return tid, mid
+
+    def add_message(self, cid: str, tid: str, role: str, content: str, *, raw: str | None = None,
+                    tool_name: str | None = None, tool_args: dict[str, Any] | None = None,
+                    tool_call_id: str | None = None, ok: bool | None = None,
+                    meta: dict[str, Any] | None = None) -> str:
+        mid = uuid.uuid4().hex
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO messages(id, conversation_id, turn_id, role, content, raw, tool_name, tool_args, "
+                "tool_call_id, ok, created_at, meta) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (mid, cid, tid, role, content, raw, tool_name,
+                 json.dumps(tool_args, ensure_ascii=False) if tool_args is not None else None,
+                 tool_call_id, None if ok is None else int(ok), time.time(), json.dumps(meta or {})))
+        return mid
+
+    def finish_turn(self, tid: str, status: str, *, error: str = "", usage: dict[str, Any] | None = None) -> None:
+        with self._tx():
+            self._db.execute("UPDATE turns SET status=?, error=?, usage=?, finished_at=? WHERE id=?",
+                             (status, error, json.dumps(usage or {}), time.time(), tid))
+
+    def messages(self, cid: str, *, completed_only: bool = False) -> list[Message]:
+        """Messages in order; `completed_only` keeps turns that finished (what the model is shown)."""
+        sql = ("SELECT m.*, t.status AS turn_status FROM messages m JOIN turns t ON t.id=m.turn_id "
+               "WHERE m.conversation_id=?")
+        if completed_only:
+            sql += " AND t.status='done'"
+        sql += " ORDER BY m.seq"
+        with self._lock:
+            rows = self._db.execute(sql, (cid,)).fetchall()
+        return [Message(id=r["id"], conversation_id=r["conversation_id"], turn_id=r["turn_id"], role=r["role"],
+                        content=r["content"], raw=r["raw"], context=r["context"], tool_name=r["tool_name"],
+                        tool_args=json.loads(r["tool_args"]) if r["tool_args"] else None,
+                        tool_call_id=r["tool_call_id"], ok=None if r["ok"] is None else bool(r["ok"]),
+                        created_at=r["created_at"], turn_status=r["turn_status"],
+                        meta=json.loads(r["meta"] or "{}")) for r in rows]
+
+    def turn_status(self, tid: str) -> str:
+        with self._lock:
+            row = self._db.execute("SELECT status FROM turns WHERE id=?", (tid,)).fetchone()
+        return row["status"] if row else ""
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT under the store's lock; rolls back on error."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return (line[:57] + "...") if len(line) > 60 else (line or "New conversation")

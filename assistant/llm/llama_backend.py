@@ -1,0 +1,188 @@
+"""The in-process backend: a GGUF model run by llama-cpp-python, on the GPU when it can be."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+# Before llama_cpp (and its OpenMP runtime) is imported: busy-waiting threads starve a 2-core box.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from assistant.cancel import CancelToken  # noqa: E402
+from assistant.llm.base import BackendInfo, LLMError, Usage  # noqa: E402
+from assistant.llm.template import ChatTemplate, flatten_tool_messages, supports_tool_messages  # noqa: E402
+
+
+def default_threads() -> int:
+    """One thread per core, at most 8: llama.cpp decoding is memory-bound beyond that."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU."""
+    import llama_cpp
+
+    try:
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception:
+        return False
+
+
+class LlamaCppBackend:
+    """Loads a GGUF (validated first), renders its chat template sandboxed, streams completions."""
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_gpu_layers: int | str = "auto",
+                 n_threads: int | None = None, seed: int = 1234, display_name: str | None = None) -> None:
+        from assistant.llm.gguf_check import check_gguf
+
+        self.path = Path(model_path).expanduser()
+        # Raises ModelFileError naming the file and the cause, before llama.cpp can crash on it.
+        gguf = check_gguf(self.path, n_ctx=n_ctx, check_memory=(n_gpu_layers in (0, "0") or
+                                                                 not gpu_offload_supported()))
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self.n_threads = n_threads or default_threads()
+        supported = gpu_offload_supported()
+        want_gpu = (-1 if supported else 0) if n_gpu_layers == "auto" else int(n_gpu_layers)
+        self.gpu_fallback_reason = ""
+        if want_gpu != 0 and not supported:
+            self.gpu_fallback_reason = "this llama.cpp build has no GPU support; running on the CPU"
+            want_gpu = 0
+        self.seed = seed
+        try:
+            self.llm = self._load(want_gpu, n_ctx)
+        except Exception as exc:
+            if want_gpu == 0:
+                raise LLMError(f"could not load model {self.path}: {exc}") from exc
+            self.gpu_fallback_reason = f"loading on the GPU failed ({exc}); running on the CPU"
+            try:
+                self.llm = self._load(0, n_ctx)
+            except Exception as exc2:
+                raise LLMError(f"could not load model {self.path}: {exc2}") from exc2
+            want_gpu = 0
+        self.n_gpu_layers = want_gpu
+        meta = getattr(self.llm, "metadata", {}) or {}
+        template_src = meta.get("tokenizer.chat_template") or gguf.chat_template
+        self.template = ChatTemplate(template_src, bos_token=self._token_text(self.llm.token_bos()),
+                                     eos_token=self._token_text(self.llm.token_eos()))
+        self.native_tool_messages = supports_tool_messages(self.template.source)
+        self.info = BackendInfo(
+            backend="llama-cpp", model=display_name or self.path.name, context_length=self.llm.n_ctx(),
+            details={"path": str(self.path), "architecture": gguf.architecture,
+                     "n_gpu_layers": want_gpu, "gpu_offload_supported": supported,
+                     "gpu_fallback_reason": self.gpu_fallback_reason, "threads": self.n_threads,
+                     "llama_cpp_python": llama_cpp.__version__,
+                     "train_context_length": gguf.context_length})
+        self.last_usage = Usage()
+        self._lock = threading.Lock()
+        self._router_llm = None
+        self._grammars: dict[str, Any] = {}
+
+    def _load(self, n_gpu_layers: int, n_ctx: int):
+        return self._llama_cpp.Llama(
+            model_path=str(self.path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=self.n_threads,
+            n_threads_batch=self.n_threads, seed=self.seed, verbose=False)
+
+    def _token_text(self, token: int) -> str:
+        try:
+            return self.llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+        except Exception:
+            return ""
+
+    def render(self, messages: list[dict[str, Any]], prefill: str = "") -> str:
+        """The exact prompt text sent to the model."""
+        if not self.native_tool_messages:
+            messages = flatten_tool_messages(messages)
+        return self.template.render(messages, add_generation_prompt=True) + prefill
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def count_tokens(self, messages: list[dict[str, Any]], prefill: str = "") -> int:
+        return len(self.tokenize(self.render(messages, prefill)))
+
+    def _grammar(self, schema: dict[str, Any]):
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            self._grammars[key] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        return self._grammars[key]
+
+    def stream(self, messages: list[dict[str, Any]], *, prefill: str = "",
+               json_schema: dict[str, Any] | None = None, max_tokens: int = 512,
+               temperature: float = 0.2, cancel: CancelToken | None = None,
+               purpose: str = "chat") -> Iterator[str]:
+        prompt = self.render(messages, prefill)
+        llm = self._router() if purpose == "router" else self.llm
+        yield from self.stream_prompt(prompt, json_schema=json_schema, max_tokens=max_tokens,
+                                      temperature=temperature, cancel=cancel, llm=llm)
+
+    def stream_prompt(self, prompt: str, *, json_schema: dict[str, Any] | None = None,
+                      max_tokens: int = 512, temperature: float = 0.2,
+                      cancel: CancelToken | None = None, llm: Any = None) -> Iterator[str]:
+        """Stream a completion of raw prompt text (the chat template already applied)."""
+        llm = llm or self.llm
+        tokens = self.tokenize(prompt)
+        room = llm.n_ctx() - len(tokens)
+        if room < 8:
+            raise LLMError(f"the prompt takes {len(tokens)} tokens but the context holds "
+                           f"{llm.n_ctx()}; shorten the message or start a new conversation")
+        grammar = self._grammar(json_schema) if json_schema else None
+        usage = Usage(prompt_tokens=len(tokens))
+        with self._lock:
+            usage.cached_tokens = _common_prefix(llm._input_ids, tokens)
+            start = time.monotonic()
+            try:
+                # Deterministic decisions (grammar) use greedy decoding; answers sample.
+                chunks = llm.create_completion(
+                    tokens, max_tokens=min(max_tokens, room), temperature=temperature, stream=True,
+                    grammar=grammar, seed=self.seed)
+                for chunk in chunks:
+                    text = chunk["choices"][0]["text"]
+                    if usage.completion_tokens == 0:
+                        usage.ttft_s = time.monotonic() - start
+                    usage.completion_tokens += 1
+                    if text:
+                        yield text
+                    if cancel is not None and cancel.cancelled:
+                        chunks.close()
+                        break
+            except LLMError:
+                raise
+            except Exception as exc:
+                raise LLMError(f"the model failed while generating: {type(exc).__name__}: {exc}") from exc
+            finally:
+                usage.total_s = time.monotonic() - start
+                self.last_usage = usage
+
+    def _router(self):
+        """A second context on the same (memory-mapped, so shared) weights for tool-choice prompts.
+
+        Keeping them apart means neither evicts the other's cached prefix: the router's long, stable
+        tool list stays evaluated, and so does the conversation.
+        """
+        if self._router_llm is None:
+            self._router_llm = self._load(self.n_gpu_layers, self.llm.n_ctx())
+        return self._router_llm
+
+    def close(self) -> None:
+        for attr in ("_router_llm", "llm"):
+            llm = getattr(self, attr, None)
+            if llm is not None:
+                llm.close()
+                setattr(self, attr, None)
+
+
+def _common_prefix(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
