@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from fractions import Fraction
 from typing import Annotated, Any, Callable
 
@@ -39,6 +40,9 @@ _PERCENT_OF = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*%\s*of\b", re.IGNORECASE)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*%(?!\s*[\w.(])")
 _TIMES_X = re.compile(r"(?<=[\d)])\s+[xX]\s+(?=[\d(.])")
 _SQRT_NUMBER = re.compile(r"sqrt\s*(\d+(?:\.\d+)?)")
+# "2pi", "2(3 + 4)" and "(1 + 2)(3 + 4)" mean multiplication, as on paper.
+_IMPLICIT_TIMES = re.compile(r"((?<![\w.])\d+(?:\.\d+)?|\))\s*(?=\(|(?:pi|tau|sqrt|sin|cos|tan|log|ln|exp)\b)",
+                             re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?!\d)")
 _CALL_OPEN = re.compile(r"([A-Za-z_]\w*)\s*$")
 ONE_ARG_FUNCTIONS = {"sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "log10", "log2", "ln", "exp",
@@ -55,7 +59,8 @@ def normalize(expression: str) -> str:
     text = _strip_thousands(text)
     text = _PERCENT_OF.sub(r"(\1/100)*", text)
     text = _PERCENT.sub(r"(\1/100)", text)
-    return _TIMES_X.sub(" * ", text)
+    text = _TIMES_X.sub(" * ", text)
+    return _IMPLICIT_TIMES.sub(r"\1*", text)
 
 
 def _strip_thousands(text: str) -> str:
@@ -455,7 +460,9 @@ def evaluate(expression: str) -> Number:
     if not text:
         raise ToolError("the expression is empty")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # "1if 2" parses with a SyntaxWarning nobody should see
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         where = f" at position {exc.offset}" if exc.offset else ""
         raise ToolError(f"cannot read the expression{where}: write it like '2 * (3 + 4)' "

@@ -188,6 +188,8 @@ def _read(ctx: ToolContext, path: Path) -> str:
         raise ToolError(f"{_show(ctx, path)} does not exist")
     if path.is_dir():
         raise ToolError(f"{_show(ctx, path)} is a folder; use action 'list' to see what is in it")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise ToolError(f"{_show(ctx, path)} is not a regular file")
     size = path.stat().st_size
     if size == 0:
         return f"{_show(ctx, path)}: (empty file)"

@@ -122,7 +122,7 @@ def _format_results(query: str, results: list[dict[str, str]], answers: list[str
 
 @tool(network=True, examples=[
     ("what's the latest news about the Mars rover?", {"query": "Mars rover latest news"}),
-    ("who won the 2022 world cup", {"query": "2022 FIFA World Cup winner"}),
+    ("what's the weather forecast for Seoul tomorrow?", {"query": "Seoul weather forecast tomorrow"}),
     ("search the web for easy bibimbap recipes", {"query": "easy bibimbap recipe"}),
 ])
 def web_search(
@@ -335,6 +335,8 @@ def fetch_page(
     if content_type and media not in HTML_TYPES | TEXT_TYPES:
         shown = f", {size:,} bytes" if size is not None else ""
         return f"{final_url} is not a web page but a {media} file{shown}; it cannot be shown as text."
+    if not content_type and b"\x00" in body[:1024]:
+        return f"{final_url} is not a web page but binary data; it cannot be shown as text."
     text_body = body.decode(_charset(content_type, body), errors="replace")
     looks_html = media in HTML_TYPES or (not media and text_body.lstrip()[:1] == "<")
     if looks_html:

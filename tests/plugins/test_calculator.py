@@ -75,6 +75,12 @@ def test_contract(tool_contract):
     ("1e-20", "1e-20"),
     ("exp(40)", "2.35385266837e+17"),
     ("2 + 2 =", "4"),
+    ("2(3 + 4)", "14"),
+    ("(1 + 2)(3 + 4)", "21"),
+    ("2pi", "6.28318530718"),
+    ("2√9", "6"),
+    ("log10(100)", "2"),
+    ("1.5e3", "1500"),
 ])
 def test_results(tool_runner, expression, expected):
     outcome = tool_runner(calculator, expression=expression)
@@ -126,7 +132,7 @@ def test_very_long_results_are_abbreviated(tool_runner):
     ("2j", "complex"),
     ("'abc'", "not a number"),
     ("True + 1", "not a number"),
-    ("2(3 + 4)", "needs a '*'"),
+    ("1e5(2)", "needs a '*'"),
     ("2 +", "cannot read the expression"),
     ("", "empty"),
     ("   ", "empty"),

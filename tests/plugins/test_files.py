@@ -356,3 +356,10 @@ def test_move_into_a_symlinked_folder_pointing_out(run, root, outside):
     outcome = run(action="move", path="readme.md", destination="exit/readme.md")
     assert not outcome.ok and "outside the allowed folders" in outcome.output
     assert (root / "readme.md").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_read_a_fifo_does_not_hang(run, root):
+    os.mkfifo(root / "pipe")
+    outcome = run(action="read", path="pipe")
+    assert not outcome.ok and "not a regular file" in outcome.output
