@@ -108,17 +108,20 @@ def run_baseline(model_path: str, n_ctx: int, n_threads: int, seed: int, persona
                           chat_format="chatml-function-calling")
     specs = {t.name: t for t in tools}
     defs = openai_tools(tools)
+    guard = _CompletionGuard(llm, max_tokens)
     out = []
     try:
         for i, req in enumerate(requests, 1):
             messages = [{"role": "system", "content": persona}, {"role": "user", "content": req["text"]}]
+            guard.calls = 0
             start = time.perf_counter()
             try:
                 resp = llm.create_chat_completion(messages=messages, tools=defs, tool_choice="auto",
                                                   temperature=0.0, max_tokens=max_tokens, seed=seed)
             except Exception as exc:  # noqa: BLE001 - a crash of the handler is a result too
                 latency = time.perf_counter() - start
-                row = record(req, "error", False, f"{type(exc).__name__}: {exc}", None, "", latency)
+                row = record(req, "error", False, f"{type(exc).__name__}: {exc}", None, "", latency,
+                             inner_completions=guard.calls)
                 out.append(row)
                 _progress("baseline", i, len(requests), row)
                 continue
@@ -144,6 +147,7 @@ def run_baseline(model_path: str, n_ctx: int, n_threads: int, seed: int, persona
             # (strict); noted here for the lenient figure.
             named = raw.strip().removeprefix("functions.").removesuffix(":") if not calls else ""
             row = record(req, name, ok, problem, arguments, raw, latency, n_calls=len(calls),
+                         inner_completions=guard.calls,
                          text_names_tool=named if named in specs else None,
                          completion_tokens=(resp.get("usage") or {}).get("completion_tokens"))
             out.append(row)
@@ -151,6 +155,33 @@ def run_baseline(model_path: str, n_ctx: int, n_threads: int, seed: int, persona
     finally:
         llm.close()
     return out
+
+
+class _CompletionGuard:
+    """Hold the handler to the same token budget as the app's router.
+
+    With tool_choice="auto", chatml-function-calling ignores max_tokens (it passes max_tokens=None to
+    every inner completion) and keeps asking for further calls until the model stops; on a runaway
+    that decodes until the 4096-token context overflows (minutes per request on 2 cores). This caps
+    each inner completion at `max_tokens` (a truncated argument object then fails to parse, which is
+    what the app's router does at decision_max_tokens) and a request at MAX_INNER inner completions.
+    """
+
+    MAX_INNER = 8
+
+    def __init__(self, llm: Any, max_tokens: int) -> None:
+        self.inner = llm.create_completion
+        self.max_tokens = max_tokens
+        self.calls = 0
+        llm.create_completion = self  # the handler calls llama.create_completion(...)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls > self.MAX_INNER:
+            raise RuntimeError(f"handler made more than {self.MAX_INNER} inner completions (repeated calls)")
+        if kwargs.get("max_tokens") is None:
+            kwargs["max_tokens"] = self.max_tokens
+        return self.inner(*args, **kwargs)
 
 
 # ----------------------------------------------------------------------------- report
@@ -218,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-baseline", action="store_true", help="only the app's router")
     ap.add_argument("--requests", type=Path, default=HERE / "routing_requests.jsonl")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "routing.json")
-    ap.add_argument("--baseline-max-tokens", type=int, default=256)
+    ap.add_argument("--baseline-max-tokens", type=int, default=256,
+                    help="token cap per inner completion of the handler (the app's router uses "
+                         "decision_max_tokens, 256)")
     args = ap.parse_args(argv)
 
     requests = load_requests(args.requests, args.limit)
