@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"biseo: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - known user-facing faults of the catalog and models
+        from assistant.catalog.manifests import ManifestError
+
+        if isinstance(exc, ManifestError):
+            print(f"biseo: {exc}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
@@ -348,7 +355,8 @@ def cmd_models_download(args: argparse.Namespace) -> int:
         result = download_model(manifest, paths, progress=TextProgress(manifest.name))
     except DownloadError as exc:
         raise CLIError(str(exc)) from None
-    print(f"downloaded {manifest.name} to {getattr(result, 'path', result)}")
+    note = f" ({result.note})" if getattr(result, "note", "") else ""
+    print(f"downloaded {manifest.name} to {result.path}{note}")
     return 0
 
 

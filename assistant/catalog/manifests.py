@@ -73,11 +73,11 @@ class ModelManifest(BaseModel):
     context_length: int = Field(gt=0, description="Trained context window in tokens.")
     chat_format: str = Field(min_length=1)
     tool_calling: Literal["grammar", "native"]
-    parameters: str = Field(min_length=1)
-    quantization: str = Field(min_length=1)
+    parameters: str = Field("", description="Parameter count, e.g. '0.5B'.")
+    quantization: str = Field("", description="Quantization, e.g. 'Q4_K_M'.")
     ram_hint_gb: float = Field(gt=0, description="Typical resident memory at a 4k context.")
     licence: str = Field(min_length=1)
-    licence_url: str
+    licence_url: str = ""
     description: str = ""
     bundled: BundledSource | None = None
 
@@ -91,9 +91,9 @@ class ModelManifest(BaseModel):
 
     @field_validator("url", "licence_url")
     @classmethod
-    def _https(cls, value: str) -> str:
-        if not value.startswith("https://"):
-            raise ValueError("must be an https:// URL")
+    def _web_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL")
         return value
 
     @field_validator("sha256")
@@ -106,6 +106,9 @@ class ModelManifest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelManifest":
+        # Plain http is only acceptable when the checksum makes tampering detectable.
+        if self.url.startswith("http://") and not self.sha256:
+            raise ValueError("an http:// url needs a sha256 (or use https://)")
         if self.size is None and self.size_hint_gb is None:
             raise ValueError("give size (exact bytes) or size_hint_gb")
         if self.bundled is not None and not (self.size and self.sha256):

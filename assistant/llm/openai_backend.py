@@ -22,6 +22,9 @@ class OpenAIBackend:
         self._client = httpx.Client(base_url=self.base_url, headers=headers,
                                     timeout=httpx.Timeout(timeout_s, connect=10.0))
         self.seed = seed
+        # How a JSON schema is sent: the OpenAI form first; llama-cpp-python's server only knows
+        # {"type": "json_object", "schema": ...} and rejects "json_schema", so we switch on that error.
+        self._schema_style = "json_schema"
         self.model = model or self._first_model()
         self.info = BackendInfo(backend="openai", model=self.model, context_length=n_ctx,
                                 details={"server_url": self.base_url})
@@ -54,44 +57,60 @@ class OpenAIBackend:
             msgs.append({"role": "assistant", "content": prefill})
         body: dict[str, Any] = {"model": self.model, "messages": msgs, "stream": True, "max_tokens": max_tokens,
                                 "temperature": temperature, "seed": self.seed}
-        if json_schema is not None:
-            body["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": "tool_choice", "schema": json_schema, "strict": True}}
         usage = Usage()
         start = time.monotonic()
         try:
-            with self._client.stream("POST", "/chat/completions", json=body) as response:
-                if response.status_code >= 400:
+            for attempt in range(2):
+                if json_schema is not None:
+                    body["response_format"] = self._response_format(json_schema)
+                with self._client.stream("POST", "/chat/completions", json=body) as response:
+                    if response.status_code < 400:
+                        yield from self._read_stream(response, usage, start, cancel)
+                        return
                     detail = response.read().decode("utf-8", errors="replace")[:300]
-                    raise LLMError(f"the model server answered {response.status_code}: {detail}")
-                for line in response.iter_lines():
-                    if cancel is not None and cancel.cancelled:
-                        break
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    try:
-                        chunk = json.loads(data)
-                    except json.JSONDecodeError:
-                        raise LLMError("the model server sent a malformed stream chunk") from None
-                    if chunk.get("usage"):
-                        usage.prompt_tokens = chunk["usage"].get("prompt_tokens", 0) or 0
-                    choices = chunk.get("choices") or []
-                    if not choices:
-                        continue
-                    text = (choices[0].get("delta") or {}).get("content") or ""
-                    if text:
-                        if usage.completion_tokens == 0:
-                            usage.ttft_s = time.monotonic() - start
-                        usage.completion_tokens += 1
-                        yield text
+                if (json_schema is not None and attempt == 0 and self._schema_style == "json_schema"
+                        and "response_format" in detail):
+                    self._schema_style = "json_object"
+                    continue
+                raise LLMError(f"the model server answered {response.status_code}: {detail}")
+        except httpx.ConnectError as exc:
+            raise LLMError(f"cannot reach the model server at {self.base_url}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise LLMError(f"lost the model server at {self.base_url}: {exc}") from exc
         finally:
             usage.total_s = time.monotonic() - start
             self.last_usage = usage
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self._schema_style == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "tool_choice", "schema": schema, "strict": True}}
+
+    def _read_stream(self, response: httpx.Response, usage: Usage, start: float,
+                     cancel: CancelToken | None) -> Iterator[str]:
+        for line in response.iter_lines():
+            if cancel is not None and cancel.cancelled:
+                break
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            try:
+                chunk = json.loads(data)
+            except json.JSONDecodeError:
+                raise LLMError("the model server sent a malformed stream chunk") from None
+            if chunk.get("usage"):
+                usage.prompt_tokens = chunk["usage"].get("prompt_tokens", 0) or 0
+            choices = chunk.get("choices") or []
+            if not choices:
+                continue
+            text = (choices[0].get("delta") or {}).get("content") or ""
+            if text:
+                if usage.completion_tokens == 0:
+                    usage.ttft_s = time.monotonic() - start
+                usage.completion_tokens += 1
+                yield text
 
     def close(self) -> None:
         self._client.close()

@@ -86,7 +86,8 @@ def test_missing_folders_are_skipped(tmp_path):
 @pytest.mark.parametrize(("change", "message"), [
     (lambda t: t.replace('kind = "llm"', 'kind = "vision"'), r"kind: Input should be 'llm', 'embedding' or 'stt'"),
     (lambda t: t.replace('"my-model.gguf"', '"../evil.gguf"'), r"file: .*plain file name"),
-    (lambda t: t.replace('"https://example.org/my-model.gguf"', '"http://x/y"'), r"url: .*https://"),
+    (lambda t: t.replace('"https://example.org/my-model.gguf"', '"http://x/y"'), r"http:// url needs a sha256"),
+    (lambda t: t.replace('"https://example.org/my-model.gguf"', '"ftp://x/y"'), r"url: .*http\(s\)://"),
     (lambda t: t + 'sha256 = "abc"\n', r"sha256: .*64 hex digits"),
     (lambda t: t.replace("size_hint_gb = 1.5\n", ""), r"give size .* or size_hint_gb"),
     (lambda t: t.replace('context_length = 4096\n', ""), r"context_length: Field required"),
