@@ -200,8 +200,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             last = _render_human(events, auto_yes=args.yes, interactive=interactive)
         if isinstance(last, ErrorEvent):
-            if not args.json:
-                print(f"biseo: {last.message}", file=sys.stderr)
+            print(f"biseo: {last.message}", file=sys.stderr)
             return 1
         return 0 if last is not None else 1
     finally:

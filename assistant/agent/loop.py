@@ -35,7 +35,7 @@ class LoopConfig:
     max_steps: int = 4
     max_retries: int = 2
     max_tokens: int = 512
-    decision_max_tokens: int = 256
+    decision_max_tokens: int = 1536  # strings are capped in the schema, so this is rarely reached
     temperature: float = 0.2
 
 

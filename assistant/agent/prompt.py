@@ -91,10 +91,27 @@ def router_messages(system: str, text: str, exchanges: list[ToolExchange],
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
+# Strings in a decision are capped so a model stuck in a loop inside a string still ends in valid
+# JSON (the grammar then forces the closing quote); a tool can allow more with Field(max_length=...).
+DEFAULT_STRING_CAP = 300
+
+
+def capped(schema: Any, cap: int = DEFAULT_STRING_CAP) -> Any:
+    """A copy of a JSON schema whose strings without maxLength get `cap`."""
+    if isinstance(schema, list):
+        return [capped(item, cap) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: v if k in ("default", "const", "enum", "examples") else capped(v, cap) for k, v in schema.items()}
+    if out.get("type") == "string" and "maxLength" not in out and "enum" not in out:
+        out["maxLength"] = cap
+    return out
+
+
 def decision_schema(tools: list[ToolSpec]) -> dict[str, Any]:
     """JSON schema of one decision: a call of one enabled tool with valid arguments, or 'none'."""
     options: list[dict[str, Any]] = [
-        {"type": "object", "properties": {"tool": {"const": t.name}, "arguments": t.schema},
+        {"type": "object", "properties": {"tool": {"const": t.name}, "arguments": capped(t.schema)},
          "required": ["tool", "arguments"], "additionalProperties": False}
         for t in tools
     ]
