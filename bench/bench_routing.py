@@ -196,8 +196,12 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     lat = [r["latency_s"] for r in rows]
     extra = {}
     if any("text_names_tool" in r for r in rows):
-        lenient = [(r.get("text_names_tool") or r["chosen"]) == r["expect"] for r in rows]
-        extra = {"accuracy_lenient": round(sum(lenient) / len(rows), 4),
+        def lenient(sel: list[dict[str, Any]]) -> float | None:
+            hits = [(r.get("text_names_tool") or r["chosen"]) == r["expect"] for r in sel]
+            return round(sum(hits) / len(hits), 4) if hits else None
+
+        extra = {"accuracy_lenient": lenient(rows), "accuracy_lenient_tool_needed": lenient(tool_rows),
+                 "accuracy_lenient_no_tool": lenient(none_rows),
                  "text_replies_naming_a_tool": sum(1 for r in rows if r.get("text_names_tool"))}
     return {**extra, "n": len(rows), "accuracy": share(rows, "match"), "accuracy_tool_needed": share(tool_rows, "match"),
             "accuracy_no_tool": share(none_rows, "match"), "well_formed": share(rows, "well_formed"),
@@ -223,8 +227,9 @@ def print_report(results: dict[str, list[dict[str, Any]]], summaries: dict[str, 
               f"{s['latency_median_s']:>8.2f} {s['latency_first_s']:>7.2f}")
         if "accuracy_lenient" in s:
             print(f"{'':<10} text replies that are just 'functions.<tool>:' (no call made): "
-                  f"{s['text_replies_naming_a_tool']}; accuracy if counted as that tool: "
-                  f"{_pct(s['accuracy_lenient']).strip()}")
+                  f"{s['text_replies_naming_a_tool']}; counted as that tool: acc "
+                  f"{_pct(s['accuracy_lenient']).strip()}, tool {_pct(s['accuracy_lenient_tool_needed']).strip()}, "
+                  f"no-tool {_pct(s['accuracy_lenient_no_tool']).strip()}")
     for name, rows in results.items():
         bad = [r for r in rows if not r["match"] or not r["well_formed"]]
         print(f"\n{name}: {len(bad)} mismatched or malformed")

@@ -133,9 +133,11 @@ class HistoryStore:
                "m.role IN ('user','assistant')) AS n FROM conversations c")
         args: list[Any] = []
         if search:
-            sql += (" WHERE c.title LIKE ? OR EXISTS (SELECT 1 FROM messages m WHERE "
-                    "m.conversation_id=c.id AND m.content LIKE ?)")
-            args += [f"%{search}%", f"%{search}%"]
+            # The user's text is matched literally: '%' and '_' are not wildcards.
+            literal = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            sql += (" WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE "
+                    "m.conversation_id=c.id AND m.content LIKE ? ESCAPE '\\')")
+            args += [f"%{literal}%", f"%{literal}%"]
         sql += " ORDER BY c.updated_at DESC LIMIT ?"
         args.append(limit)
         with self._lock:

@@ -28,41 +28,67 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server_url(qwen_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
-    """`python -m llama_cpp.server` on a free local port, serving the bundled model."""
+def _start_server(model: Path, log_path: Path) -> tuple[subprocess.Popen, str] | None:
+    """Start the server on a free port; None when another process took the port first."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        env.pop(var, None)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(qwen_gguf), "--host", "127.0.0.1",
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
              "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            if "address already in use" in log_path.read_text(errors="replace"):
+                return None
+            pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
+        try:
+            # Only our server counts: it names our model file (another process might hold the port).
+            answer = httpx.get(f"{url}/models", timeout=2, trust_env=False)
+            if answer.status_code == 200 and str(model) in [m.get("id") for m in answer.json()["data"]]:
+                return proc, url
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass
+        if time.monotonic() > deadline:
+            _stop(proc)
+            pytest.fail(f"llama_cpp.server did not answer within 120 s:\n{log_path.read_text()[-2000:]}")
+        time.sleep(0.5)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer within 120 s:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.5)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server_url(qwen_gguf: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch_module):
+    """`python -m llama_cpp.server` on a free local port, serving the bundled model."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch_module.delenv(var, raising=False)
+    log_dir = tmp_path_factory.mktemp("llama-server")
+    for attempt in range(3):
+        started = _start_server(qwen_gguf, log_dir / f"server{attempt}.log")
+        if started:
+            break
+    else:
+        pytest.fail("could not find a free port for llama_cpp.server")
+    proc, url = started
+    try:
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
 
 
 def _assistant(server_url: str, **llm) -> Assistant:
