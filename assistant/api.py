@@ -43,6 +43,19 @@ class ToolContext:
     settings: Any = None
     data_dir: Path | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("biseo.plugins"))
+    # Services of the core that tools may use; None where the app runs without them.
+    memory: Any = None  # long-term memory: remember(text), search(query, k), forget(id_or_text)
+    documents: Any = None  # indexed documents: search(query, k)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
+    def cite(self, source: str, **where: Any) -> int:
+        """Record a source the answer may cite (file, page, section, snippet...); returns its number [n]."""
+        for existing in self.citations:
+            if existing.get("source") == source and all(existing.get(k) == v for k, v in where.items()):
+                return int(existing["n"])
+        n = len(self.citations) + 1
+        self.citations.append({"n": n, "source": source, **where})
+        return n
 
     def resolve_path(self, path: str) -> Path:
         """Resolve a path inside the user's allowed folders, or raise ToolError saying why not."""

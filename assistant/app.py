@@ -43,6 +43,15 @@ class Assistant:
         self._load_lock = threading.Lock()
         self.agent = Agent(backend=self.backend, store=self.store, registry=self.registry,
                            executor=self.executor, config=self.loop_config(), tool_context=self._tool_context)
+        # Memory and documents add context providers and after-turn hooks to the agent, and services
+        # that tools reach through ToolContext. Each opens its stores lazily, on first use.
+        self.memory = None
+        self.documents = None
+        from assistant.documents.service import attach as attach_documents
+        from assistant.memory.service import attach as attach_memory
+
+        attach_memory(self)
+        attach_documents(self)
 
     def loop_config(self) -> LoopConfig:
         s = self.settings
@@ -58,6 +67,21 @@ class Assistant:
             if self._backend is None:
                 self._backend = create_backend(self.settings, self.paths)
             return self._backend
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """Load the model and evaluate the stable prompt prefixes while the user is still typing."""
+
+        def work() -> None:
+            try:
+                self.agent.warm_up()
+            except LLMError as exc:
+                log.warning("model not loaded ahead of time: %s", exc)  # the first turn reports it
+            except Exception:  # noqa: BLE001 - warming is an optimisation; a turn still works without it
+                log.exception("warm-up failed")
+
+        thread = threading.Thread(target=work, name="biseo-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def backend_loaded(self) -> bool:
@@ -79,12 +103,17 @@ class Assistant:
         roots = [Path(r).expanduser() for r in self.settings.tools.file_roots]
         return ToolContext(tool_name=tool_name, call_id=call_id, cancel=cancel, roots=roots,
                            settings=self.settings, data_dir=self.paths.data_dir / "plugins" / plugin,
-                           logger=logging.getLogger(f"biseo.plugins.{plugin}"))
+                           logger=logging.getLogger(f"biseo.plugins.{plugin}"),
+                           memory=self.memory, documents=self.documents)
 
     def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
+        with self._load_lock:  # waits for a model load still running in the warm-up thread
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+        for service in (self.documents, self.memory):
+            if service is not None:
+                service.close()
         self.store.close()
 
 

@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     cd.add_argument("id")
     cd.set_defaults(func=cmd_conversations_delete)
 
+    from assistant.documents.cli import register as register_docs
+    from assistant.memory.cli import register as register_memory
+
+    register_memory(sub)
+    register_docs(sub)
+
     p = sub.add_parser("doctor", help="report model, backend, GPU, threads, versions and folders")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-load", action="store_true", help="check the model file without loading it")
@@ -214,6 +220,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         interactive = sys.stdin.isatty()
         if cid:
             _print_transcript(assistant, cid)
+        assistant.warm_up_in_background()
         print(f"Biseo {__version__} — type a message; /new starts a conversation, /history lists them, "
               "/resume ID continues one, /quit leaves.", file=sys.stderr)
         while True:

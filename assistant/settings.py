@@ -33,8 +33,8 @@ class LLMSettings(BaseModel):
         "auto", description="Layers to offload to the GPU: 'auto' offloads all when llama.cpp was "
         "built with GPU support, 0 keeps everything on the CPU.")
     n_threads: int | None = Field(
-        None, ge=1, description="CPU threads for decoding; empty picks one per physical core "
-        "(at most 4).")
+        None, ge=1, description="CPU threads for decoding; empty picks one per core "
+        "(at most 8).")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature for answers.")
     max_tokens: int = Field(512, ge=16, le=8192, description="Most tokens in one answer.")
     seed: int = Field(1234, description="Random seed for sampling, so answers are repeatable.")
@@ -96,6 +96,31 @@ class ChatSettings(BaseModel):
         "of every conversation.")
 
 
+class MemorySettings(BaseModel):
+    """Long-term memory of the user."""
+
+    enabled: bool = Field(True, description="Recall relevant memories before each turn.")
+    auto_extract: bool = Field(True, description="After each turn, store facts the user stated about "
+                               "themselves (\"my sister's birthday is May 3\") as memories.")
+    recall_k: int = Field(5, ge=0, le=50, description="Most memories given to the model per turn.")
+    embedding_model: str = Field("all-minilm-l6-v2", description="Embedding model manifest name "
+                                 "(see `biseo models list`).")
+    index: Literal["embedded", "server"] = Field(
+        "embedded", description="'embedded' keeps the vector index in the data folder; 'server' uses "
+        "a Chroma server at `server_url`.")
+    server_url: str = Field("http://127.0.0.1:8000", description="Chroma server URL (index 'server').")
+
+
+class DocumentSettings(BaseModel):
+    """Chat with your files."""
+
+    enabled: bool = Field(True, description="Search the indexed documents before each turn.")
+    top_k: int = Field(4, ge=1, le=20, description="Most passages given to the model per turn.")
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a "
+                               "reason, not indexed.")
+    watch: bool = Field(True, description="Re-index added folders when their files change.")
+
+
 class Settings(BaseSettings):
     """All of Biseo's settings."""
 
@@ -107,6 +132,8 @@ class Settings(BaseSettings):
     plugins: PluginSettings = Field(default_factory=PluginSettings, description="Plugins.")
     web: WebSettings = Field(default_factory=WebSettings, description="Web search.")
     chat: ChatSettings = Field(default_factory=ChatSettings, description="Persona.")
+    memory: MemorySettings = Field(default_factory=MemorySettings, description="Long-term memory.")
+    documents: DocumentSettings = Field(default_factory=DocumentSettings, description="Documents.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

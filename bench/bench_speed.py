@@ -136,10 +136,9 @@ def app_run(max_tokens: int) -> dict[str, Any]:
             elif isinstance(event, ErrorEvent):
                 raise RuntimeError(f"app turn failed: {event.message}")
         assert final is not None and first is not None and last is not None
-        # usage["completion_tokens"] counts stream chunks, and llama-cpp-python ends a stream with an
-        # empty chunk that carries finish_reason: it is one more than the tokens generated. The rate
-        # uses the generated tokens (usage - 1, which equals the Token events for this English text).
-        n = final.usage["completion_tokens"] - 1
+        # usage["completion_tokens"] is the token count of the text generated (the answer only: no tool
+        # decision happens for this prompt), the same count the raw side takes from its stream.
+        n = final.usage["completion_tokens"]
         return {"side": "app", "ttft_s": first - start, "tokens": n, "token_events": pieces,
                 "usage_completion_tokens": final.usage["completion_tokens"],
                 "decode_tok_s": (n - 1) / (last - first) if n > 1 and last > first else 0.0,
@@ -244,11 +243,18 @@ def bench_decode(runs: int, max_tokens: int, idle_threshold: float, idle_wait_s:
 
 # ----------------------------------------------------------------------------- (b) turns
 
-def bench_turns(messages: list[str], idle_threshold: float, idle_wait_s: float) -> dict[str, Any]:
-    print(f"(b) turns: {len(messages)} turns, normal settings (tools on)", file=sys.stderr)
+def bench_turns(messages: list[str], idle_threshold: float, idle_wait_s: float,
+                warm: bool = True) -> dict[str, Any]:
+    print(f"(b) turns: {len(messages)} turns, normal settings (tools on), warm-up {warm}", file=sys.stderr)
     assistant = Assistant()
     try:
         backend = assistant.backend()
+        warm_up_s = None
+        if warm:
+            # What `biseo chat` does in the background while the user types the first message.
+            t0 = time.perf_counter()
+            assistant.agent.warm_up()
+            warm_up_s = round(time.perf_counter() - t0, 3)
         generations: list[dict[str, Any]] = []
         original = backend.stream
 
@@ -302,11 +308,10 @@ def bench_turns(messages: list[str], idle_threshold: float, idle_wait_s: float) 
                    "router_s": sum(g["total_s"] for g in generations if g["purpose"] == "router"),
                    "answer": (final.text if final else "")[:160]}
             # What the chat context held after the previous turn: that turn's answer prompt plus the
-            # tokens it generated (usage counts one extra final chunk). Cached close to this means
-            # the earlier turns were not evaluated again.
+            # tokens it generated. Cached close to this means the earlier turns were not evaluated again.
             prev = turns[-1]["generations"] if turns else []
             prev_answer = next((g for g in reversed(prev) if g["purpose"] != "router"), None)
-            row["prev_context_tokens"] = (prev_answer["prompt_tokens"] + prev_answer["completion_tokens"] - 1
+            row["prev_context_tokens"] = (prev_answer["prompt_tokens"] + prev_answer["completion_tokens"]
                                           if prev_answer else 0)
             turns.append(row)
             print(f"  turn {i:>2} ttft {row['ttft_s']}s  prompt {usage.get('prompt_tokens')} cached "
@@ -314,7 +319,7 @@ def bench_turns(messages: list[str], idle_threshold: float, idle_wait_s: float) 
                   f"share {row['other_cpu_share']}", file=sys.stderr,
                   flush=True)
         return {"messages": messages, "turns": turns, "threads": backend.n_threads,
-                "n_ctx": backend.info.context_length}
+                "n_ctx": backend.info.context_length, "warm_up_s": warm_up_s}
     finally:
         assistant.close()
 
@@ -352,7 +357,8 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"same output text on both sides in every run: {d['same_output']}")
     t = result.get("turns")
     if t:
-        print(f"\n(b) one conversation, normal settings (tools on), {t['threads']} threads")
+        print(f"\n(b) one conversation, normal settings (tools on), {t['threads']} threads, warm-up "
+              + (f"{t['warm_up_s']} s before turn 1" if t.get("warm_up_s") is not None else "skipped (--cold)"))
         print(f"{'turn':>4} {'TTFT s':>7} {'router s':>8} {'prompt':>7} {'cached':>7} {'new':>5} {'prev ctx':>8} "
               f"{'total s':>8} {'others':>6}  tools / message")
         for r in t["turns"]:
@@ -393,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="longest wait in seconds for that before running anyway")
     ap.add_argument("--skip-decode", action="store_true")
     ap.add_argument("--skip-turns", action="store_true")
+    ap.add_argument("--cold", action="store_true", help="in (b), skip the warm-up that `biseo chat` runs "
+                    "while the user types, so turn 1 pays for evaluating the tool list")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "speed.json")
     args = ap.parse_args(argv)
     import llama_cpp
@@ -403,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_decode:
         result["decode"] = bench_decode(args.runs, args.max_tokens, args.idle_threshold, args.idle_wait)
     if not args.skip_turns:
-        result["turns"] = bench_turns(CONVERSATION[:args.turns], args.idle_threshold, args.idle_wait)
+        result["turns"] = bench_turns(CONVERSATION[:args.turns], args.idle_threshold, args.idle_wait,
+                                      warm=not args.cold)
     print_report(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from assistant.agent.prompt import (NO_TOOL, ToolExchange, decision_schema, hist
                                     router_system_prompt, user_text)
 from assistant.api import ToolContext
 from assistant.cancel import CancelToken
+from assistant.context import AfterTurnHook, CompletedTurn, ContextBlock, ContextProvider
 from assistant.events import (ApprovalRequested, ErrorEvent, Event, Final, Token, ToolCallRequested, ToolResult,
                               TurnStarted)
 from assistant.history.store import HistoryStore
@@ -49,6 +50,7 @@ class _TurnState:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generations: int = 0
+    citations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Agent:
@@ -57,14 +59,16 @@ class Agent:
     def __init__(self, *, backend: Callable[[], ChatBackend], store: HistoryStore, registry: ToolRegistry,
                  executor: ToolExecutor, config: LoopConfig,
                  tool_context: Callable[[str, str, CancelToken], ToolContext],
-                 context_providers: list[Callable[[str], str]] | None = None) -> None:
+                 context_providers: list[ContextProvider] | None = None,
+                 after_turn: list[AfterTurnHook] | None = None) -> None:
         self._backend = backend
         self.store = store
         self.registry = registry
         self.executor = executor
         self.config = config
         self.tool_context = tool_context
-        self.context_providers = context_providers or []
+        self.context_providers = context_providers if context_providers is not None else []
+        self.after_turn = after_turn if after_turn is not None else []
 
     def run(self, conversation_id: str, text: str, *, cancel: CancelToken | None = None) -> Iterator[Event]:
         """Yield the events of one turn; never raises for model, tool or input faults."""
@@ -73,11 +77,12 @@ class Agent:
         if not text:
             yield ErrorEvent("The message is empty.", kind="input", conversation_id=conversation_id)
             return
-        context = self._context_for(text)
+        citations: list[dict[str, Any]] = []
+        context = self._context_for(text, conversation_id, citations)
         tid, mid = self.store.begin_turn(conversation_id, text, context)
         started = time.monotonic()
         yield TurnStarted(conversation_id, mid)
-        state = _TurnState()
+        state = _TurnState(citations=citations)
         answer: list[str] = []
         first_token_at: float | None = None
         try:
@@ -146,10 +151,25 @@ class Agent:
                  "time_to_first_token_s": round(first_token_at - started, 3) if first_token_at else None,
                  "total_s": round(time.monotonic() - started, 3)}
         status = "cancelled" if cancel.cancelled else "done"
-        message_id = self.store.add_message(conversation_id, tid, "assistant", full)
+        message_id = self.store.add_message(conversation_id, tid, "assistant", full,
+                                            meta={"citations": citations} if citations else None)
         self.store.finish_turn(tid, status, usage=usage)
+        if not cancel.cancelled:
+            self._after_turn(CompletedTurn(conversation_id, tid, mid, text, full, message_id))
         yield Final(text=full, conversation_id=conversation_id, message_id=message_id, usage=usage,
-                    cancelled=cancel.cancelled)
+                    citations=list(citations), cancelled=cancel.cancelled)
+
+    def warm_up(self) -> None:
+        """Evaluate the stable prompt prefixes (tool list, persona) before the first message arrives."""
+        backend = self._backend()
+        warm = getattr(backend, "warm", None)
+        if warm is None:
+            return
+        tools = self.registry.enabled(self.config.disabled_tools) if self.config.tools_enabled else []
+        if tools:
+            warm(router_messages(router_system_prompt(tools), "", []), json_schema=decision_schema(tools),
+                 purpose="router")
+        warm([{"role": "system", "content": self.config.persona}, {"role": "user", "content": ""}])
 
     def _may_call_tool(self, state: _TurnState) -> bool:
         return (state.steps < self.config.max_steps and state.failures <= self.config.max_retries
@@ -176,7 +196,9 @@ class Agent:
                                                      f"({reason}). Nothing was done. Tell the user; do not retry.",
                                               denied=True)
                 if outcome is None:
-                    outcome = self.executor.run(prepared, self.tool_context(prepared.spec.name, call_id, cancel))
+                    ctx = self.tool_context(prepared.spec.name, call_id, cancel)
+                    ctx.citations = state.citations  # numbering continues from the recalled context
+                    outcome = self.executor.run(prepared, ctx)
         state.calls.add(signature)
         state.steps += 1
         state.failures = 0 if outcome.ok else state.failures + 1
@@ -189,17 +211,27 @@ class Agent:
         state.completion_tokens += u.completion_tokens
         state.cached_tokens = u.cached_tokens
 
-    def _context_for(self, text: str) -> str:
+    def _context_for(self, text: str, conversation_id: str, citations: list[dict[str, Any]]) -> str:
         parts = []
         for provider in self.context_providers:
             try:
-                block = provider(text)
+                block = provider(text, conversation_id)
             except Exception:  # noqa: BLE001 - recall must never block a turn
                 log.exception("context provider failed")
                 continue
+            if isinstance(block, ContextBlock):
+                citations.extend(block.citations)
+                block = block.text
             if block:
                 parts.append(block)
         return "\n\n".join(parts)
+
+    def _after_turn(self, turn: CompletedTurn) -> None:
+        for hook in self.after_turn:
+            try:
+                hook(turn)
+            except Exception:  # noqa: BLE001 - a failing hook (memory extraction) must not lose the answer
+                log.exception("after-turn hook failed")
 
     def _fail(self, cid: str, tid: str, message: str, kind: str) -> Iterator[Event]:
         self.store.finish_turn(tid, "error", error=message)

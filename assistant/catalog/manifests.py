@@ -66,13 +66,18 @@ class ModelManifest(BaseModel):
     display_name: str = Field(min_length=1)
     kind: Literal["llm", "embedding", "stt"]
     file: str = Field(min_length=1, description="File name in the models folder.")
-    url: str = Field(description="https download URL (the upstream file for bundled models).")
+    url: str = Field("", description="https download URL (the upstream file for bundled models); may be "
+                     "empty only for a bundled model.")
     sha256: str = Field("", description="Lowercase hex digest; empty when not verified.")
     size: int | None = Field(None, gt=0, description="Exact bytes; omitted when not verified.")
     size_hint_gb: float | None = Field(None, gt=0, description="Approximate size, shown when size is unknown.")
-    context_length: int = Field(gt=0, description="Trained context window in tokens.")
-    chat_format: str = Field(min_length=1)
-    tool_calling: Literal["grammar", "native"]
+    context_length: int = Field(gt=0, description="Trained context window in tokens (embedding models: "
+                                "the longest input, longer text is cut).")
+    chat_format: str = Field("", description="llama.cpp chat format (LLMs only).")
+    tool_calling: Literal["grammar", "native"] | None = Field(None, description="How tools are called (LLMs only).")
+    dimensions: int | None = Field(None, gt=0, description="Vector size (embedding models only).")
+    tokenizer: str = Field("", description="WordPiece vocabulary file shipped in assistant/embeddings/vocab "
+                           "(embedding models only).")
     parameters: str = Field("", description="Parameter count, e.g. '0.5B'.")
     quantization: str = Field("", description="Quantization, e.g. 'Q4_K_M'.")
     ram_hint_gb: float = Field(gt=0, description="Typical resident memory at a 4k context.")
@@ -87,6 +92,13 @@ class ModelManifest(BaseModel):
         # The name is joined onto the models folder, so it must not climb out of it.
         if "/" in value or "\\" in value or value in (".", "..") or value.startswith("."):
             raise ValueError("must be a plain file name, not a path")
+        return value
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _plain_vocab_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value.startswith("."):
+            raise ValueError("must be a plain file name in assistant/embeddings/vocab")
         return value
 
     @field_validator("url", "licence_url")
@@ -106,6 +118,12 @@ class ModelManifest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelManifest":
+        if self.kind == "llm" and not (self.chat_format and self.tool_calling):
+            raise ValueError("an llm manifest needs chat_format and tool_calling")
+        if self.kind == "embedding" and not (self.dimensions and self.tokenizer):
+            raise ValueError("an embedding manifest needs dimensions and tokenizer")
+        if not self.url and self.bundled is None:
+            raise ValueError("url: give the download URL (only a bundled model may leave it out)")
         # Plain http is only acceptable when the checksum makes tampering detectable.
         if self.url.startswith("http://") and not self.sha256:
             raise ValueError("an http:// url needs a sha256 (or use https://)")

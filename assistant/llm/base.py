@@ -59,6 +59,11 @@ class ChatBackend(Protocol):
         """
         ...
 
+    def warm(self, messages: list[dict[str, Any]], *, json_schema: dict[str, Any] | None = None,
+             purpose: str = "chat") -> None:
+        """Optionally pre-evaluate a prompt prefix (a no-op where the backend has no local cache)."""
+        ...
+
     def close(self) -> None:
         """Free the model."""
         ...

@@ -143,12 +143,13 @@ class LlamaCppBackend:
                 chunks = llm.create_completion(
                     tokens, max_tokens=min(max_tokens, room), temperature=temperature, stream=True,
                     grammar=grammar, seed=self.seed)
+                pieces: list[str] = []
                 for chunk in chunks:
                     text = chunk["choices"][0]["text"]
-                    if usage.completion_tokens == 0:
-                        usage.ttft_s = time.monotonic() - start
-                    usage.completion_tokens += 1
                     if text:
+                        if not pieces:
+                            usage.ttft_s = time.monotonic() - start
+                        pieces.append(text)
                         yield text
                     if cancel is not None and cancel.cancelled:
                         chunks.close()
@@ -159,7 +160,25 @@ class LlamaCppBackend:
                 raise LLMError(f"the model failed while generating: {type(exc).__name__}: {exc}") from exc
             finally:
                 usage.total_s = time.monotonic() - start
+                # Chunks are not tokens (a character split over tokens arrives once, the closing chunk
+                # has none), so count the tokens of the text produced.
+                produced = "".join(locals().get("pieces") or [])
+                usage.completion_tokens = len(self.tokenize(produced)) if produced else 0
                 self.last_usage = usage
+
+    def warm(self, messages: list[dict[str, Any]], *, json_schema: dict[str, Any] | None = None,
+             purpose: str = "chat") -> None:
+        """Evaluate a prompt's stable prefix ahead of time, so the first real turn finds it cached."""
+        if json_schema:
+            self._grammar(json_schema)
+        llm = self._router() if purpose == "router" else self.llm
+        tokens = self.tokenize(self.render(messages))
+        with self._lock:
+            if _common_prefix(llm._input_ids, tokens) >= len(tokens) - 1:
+                return
+            # One greedy token evaluates (and caches) the whole prompt; the next prompt reuses the prefix.
+            for _ in llm.create_completion(tokens, max_tokens=1, temperature=0.0, stream=True):
+                pass
 
     def _router(self):
         """A second context on the same (memory-mapped, so shared) weights for tool-choice prompts.
@@ -172,11 +191,13 @@ class LlamaCppBackend:
         return self._router_llm
 
     def close(self) -> None:
-        for attr in ("_router_llm", "llm"):
-            llm = getattr(self, attr, None)
-            if llm is not None:
-                llm.close()
-                setattr(self, attr, None)
+        # Under the lock: freeing a context another thread is decoding on would crash the process.
+        with self._lock:
+            for attr in ("_router_llm", "llm"):
+                llm = getattr(self, attr, None)
+                if llm is not None:
+                    llm.close()
+                    setattr(self, attr, None)
 
 
 def _common_prefix(a, b) -> int:

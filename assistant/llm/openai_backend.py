@@ -112,5 +112,9 @@ class OpenAIBackend:
                 usage.completion_tokens += 1
                 yield text
 
+    def warm(self, messages: list[dict[str, Any]], *, json_schema: dict[str, Any] | None = None,
+             purpose: str = "chat") -> None:
+        """Nothing to do: the server keeps its own cache, and a request just to warm it would cost a slot."""
+
     def close(self) -> None:
         self._client.close()

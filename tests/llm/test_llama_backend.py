@@ -173,6 +173,33 @@ def test_router_prompts_run_in_their_own_context_and_keep_the_chat_cache(smollm)
 
 
 @pytest.mark.slow
+def test_warming_up_makes_the_first_decision_and_answer_reuse_the_stable_prefix(smollm_gguf):
+    backend = LlamaCppBackend(smollm_gguf, n_ctx=2048)
+    try:
+        specs = [spec_of(convert_distance), spec_of(set_timer)]
+        system = router_system_prompt(specs)
+        persona = [{"role": "system", "content": "You are Biseo, a helpful assistant. " * 10}]
+        backend.warm(router_messages(system, "", []), json_schema=decision_schema(specs), purpose="router")
+        backend.warm(persona + [{"role": "user", "content": ""}])
+        system_tokens = backend.count_tokens([{"role": "system", "content": system}])
+        list(backend.stream(router_messages(system, "convert 3 km", []), json_schema=decision_schema(specs),
+                            temperature=0.0, max_tokens=64, purpose="router"))
+        assert backend.last_usage.cached_tokens >= system_tokens - 2
+        list(backend.stream(persona + [{"role": "user", "content": "Hello!"}], max_tokens=8))
+        assert backend.last_usage.cached_tokens >= backend.count_tokens(persona) - 2
+    finally:
+        backend.close()
+
+
+@pytest.mark.slow
+def test_usage_counts_the_tokens_actually_generated(smollm):
+    pieces = list(smollm.stream([{"role": "user", "content": "Count from one to twenty in words."}],
+                                max_tokens=6, temperature=0.0))
+    assert smollm.last_usage.completion_tokens == 6
+    assert len(pieces) <= 6
+
+
+@pytest.mark.slow
 def test_a_prompt_larger_than_the_context_is_a_clear_error(smollm):
     huge = [{"role": "user", "content": "word " * 3000}]
     with pytest.raises(LLMError, match="the prompt takes .* tokens but the context holds 2048"):

@@ -1,0 +1,1 @@
+"""Documents: parsing, chunking, background indexing, hybrid search and citations."""

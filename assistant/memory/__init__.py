@@ -1,0 +1,1 @@
+"""Long-term memory of the user: SQLite records, a vector index, automatic facts and recall."""
