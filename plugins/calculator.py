@@ -40,6 +40,10 @@ _PERCENT_OF = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*%\s*of\b", re.IGNORECASE)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*%(?!\s*[\w.(])")
 _TIMES_X = re.compile(r"(?<=[\d)])\s+[xX]\s+(?=[\d(.])")
 _SQRT_NUMBER = re.compile(r"sqrt\s*(\d+(?:\.\d+)?)")
+# Money as people write it: "$3.45", "3,000 €", "₩5000" (the symbol says nothing about the arithmetic).
+_CURRENCY = re.compile(r"[$€£¥₩](?=\s*[\d.])|(?<=[\d.])\s*[$€£¥₩]")
+# "15!" is factorial on paper; "!=" would be a comparison, which the calculator does not accept anyway.
+_POSTFIX_FACTORIAL = re.compile(r"(?<![\w.])(\d+)\s*!(?!=)")
 # "2pi", "2(3 + 4)" and "(1 + 2)(3 + 4)" mean multiplication, as on paper.
 _IMPLICIT_TIMES = re.compile(r"((?<![\w.])\d+(?:\.\d+)?|\))\s*(?=\(|(?:pi|tau|sqrt|sin|cos|tan|log|ln|exp)\b)",
                              re.IGNORECASE)
@@ -55,6 +59,8 @@ def normalize(expression: str) -> str:
     for old, new in _REPLACEMENTS.items():
         text = text.replace(old, new)
     text = text.rstrip("=? \t\n").strip()
+    text = _CURRENCY.sub("", text)
+    text = _POSTFIX_FACTORIAL.sub(r"factorial(\1)", text)
     text = _SQRT_NUMBER.sub(r"sqrt(\1)", text)
     text = _strip_thousands(text)
     text = _PERCENT_OF.sub(r"(\1/100)*", text)
@@ -545,8 +551,11 @@ def _format_rational(q: Fraction) -> str:
     ("sin of 30 degrees", {"expression": "sin(radians(30))"}),
 ])
 def calculator(
+    # No braces, quotes or backslashes: a small model that starts closing the JSON inside the string
+    # ("sqrt(1764)}}...") is stopped by the grammar (which then also caps the length, see capped()).
     expression: Annotated[str, Field(description="Arithmetic to compute, like '12345 * 6789', "
-                                     "'(3 + 4) ^ 2', 'sqrt(2)', '15% of 80' or 'log(100, 10)'")],
+                                     "'(3 + 4) ^ 2', 'sqrt(2)', '15% of 80' or 'log(100, 10)'",
+                                     pattern=r"^[^{}\[\]\"\\]*$")],
 ) -> str:
     """Compute an arithmetic expression exactly: + - * / ^, parentheses, percent and math functions (sqrt, sin, log, factorial, ...)."""
     value = evaluate(expression)

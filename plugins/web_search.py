@@ -124,6 +124,7 @@ def _format_results(query: str, results: list[dict[str, str]], answers: list[str
     ("what's the latest news about the Mars rover?", {"query": "Mars rover latest news"}),
     ("what's the weather forecast for Seoul tomorrow?", {"query": "Seoul weather forecast tomorrow"}),
     ("search the web for easy bibimbap recipes", {"query": "easy bibimbap recipe"}),
+    ("how much does a Nintendo Switch cost now?", {"query": "Nintendo Switch price"}),
 ])
 def web_search(
     ctx: ToolContext,
@@ -321,6 +322,7 @@ def _media_type(content_type: str) -> str:
 @tool(network=True, examples=[
     ("read this article for me: https://example.com/news/123", {"url": "https://example.com/news/123"}),
     ("what does the page python.org/downloads say?", {"url": "https://python.org/downloads"}),
+    ("summarize https://blog.example.net/2024/notes", {"url": "https://blog.example.net/2024/notes"}),
 ])
 def fetch_page(
     ctx: ToolContext,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,9 @@ ROUTER_SYSTEM = """\
 You pick the tool an assistant should use for the user's message, or none.
 Reply with one JSON object only: {{"tool": "<tool name>", "arguments": {{...}}}} or {{"tool": "none"}}.
 Use a tool whenever it gives a more exact answer than the assistant could: arithmetic, the current time \
-or date, the user's files, the web. Choose "none" for chat, stories and poems, explanations, code and general knowledge, \
+or date, the user's files, the web. Anything that changes over time (news, prices, weather, scores, the latest \
+version of something) needs a web tool; a message holding a web address needs the tool that reads pages. \
+Choose "none" for chat, stories and poems, explanations, code and general knowledge, \
 and when the tool results already shown answer the message.
 
 Tools:
@@ -105,7 +108,15 @@ def capped(schema: Any, cap: int = DEFAULT_STRING_CAP) -> Any:
     out = {k: v if k in ("default", "const", "enum", "examples") else capped(v, cap) for k, v in schema.items()}
     if out.get("type") == "string" and "maxLength" not in out and "enum" not in out:
         out["maxLength"] = cap
+        # The grammar converter ignores maxLength next to a pattern, so a "these characters only"
+        # pattern carries the cap itself.
+        pattern = out.get("pattern")
+        if isinstance(pattern, str) and _ANY_LENGTH_CLASS.fullmatch(pattern):
+            out["pattern"] = pattern[:-2] + f"{{0,{cap}}}$"
     return out
+
+
+_ANY_LENGTH_CLASS = re.compile(r"\^\[(?:\\.|[^\]\\])*\]\*\$")
 
 
 def decision_schema(tools: list[ToolSpec]) -> dict[str, Any]:

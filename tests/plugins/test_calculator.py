@@ -42,6 +42,11 @@ def test_contract(tool_contract):
     ("3 x 4", "12"),
     ("15% of 80", "12"),
     ("200 * 15%", "30"),
+    ("7 * $3.45", "24.15"),
+    ("$86.40 * 20%", "17.28"),
+    ("3,000 € / 4", "750"),
+    ("15!", "1307674368000"),
+    ("5! + 3!", "126"),
     ("sqrt(16)", "4"),
     ("sqrt(2)", "1.41421356237"),
     ("√9", "3"),
@@ -246,3 +251,14 @@ def test_fuzz_generated_expressions(expression):
                max_size=80))
 def test_fuzz_random_text(expression):
     _check(expression)
+
+
+def test_the_grammar_keeps_json_out_of_expressions():
+    """A model that starts closing the JSON inside the expression is stopped by the schema, not looped."""
+    from assistant.api import spec_of
+    from plugins.calculator import calculator
+
+    spec = spec_of(calculator)
+    with pytest.raises(Exception, match="pattern"):
+        spec.validate({"expression": "sqrt(1764)}}.000"})
+    assert spec.validate({"expression": "sqrt(1764)"}) == {"expression": "sqrt(1764)"}
