@@ -40,12 +40,31 @@ def collect_report(*, load: bool = True) -> dict[str, Any]:
         "threads": settings.llm.n_threads or default_threads(),
         "context_length": settings.llm.n_ctx,
     }
+    report["embeddings"] = _embedding_model(settings, paths, load)
     report["versions"] = versions
     report["folders"] = {"config": str(paths.config_file), "data": str(paths.data_dir),
                          "cache": str(paths.cache_dir), "models": str(paths.models_dir),
                          "plugins": str(paths.plugins_dir) + ("" if settings.plugins.user_folder_enabled
                                                               else " (off)")}
     return report
+
+
+def _embedding_model(settings, paths, load: bool) -> dict[str, Any]:
+    """The embedding model memory and documents use: name, dimensions, and whether it loads."""
+    out: dict[str, Any] = {"setting": settings.memory.embedding_model}
+    if not load:
+        return out
+    try:
+        from assistant.embeddings import load_embedder
+
+        embedder = load_embedder(settings.memory.embedding_model, paths)
+        out.update({"loaded": True, "dimensions": embedder.dim})
+        model_file = getattr(embedder, "model_file", None)
+        if model_file:
+            out["file"] = str(model_file)
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure as text
+        out["error"] = str(exc)
+    return out
 
 
 def _local_model(settings, paths, load: bool) -> dict[str, Any]:

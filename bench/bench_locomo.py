@@ -13,7 +13,8 @@ Methods, all in one run, with the same embedding model (all-MiniLM-L6-v2, Biseo'
   hybrid  `assistant.index.HybridIndex` as the app uses it. Items carry the turn text, the session
           date as `metadata["context"]` and the previous turn of the same session as
           `metadata["surroundings"]` (searched, never returned); queries lose stop words for the
-          keyword side; BM25 and cosine scores are fused (see docs/retrieval.md).
+          keyword side, which also searches the words its two best hits share (pseudo-relevance
+          feedback); BM25 and cosine scores are fused (see docs/retrieval.md).
   dense   plain Chroma (`VectorIndex`) nearest neighbours of the question over the turn texts.
   bm25    plain SQLite FTS5 BM25 (`LexicalIndex`) over the turn texts, the question as typed.
 Ablations switch one part of the hybrid off at a time (listed in the output).
@@ -29,9 +30,13 @@ three conversations (conv-26, conv-30, conv-41); figures are reported for all te
 seven separately. `--sweep` re-runs the weight choice on the tuning split and prints it.
 
 Latency: wall time of `HybridIndex.search` per question with the query vector already computed
-(the one query embedding is reported separately).
+(the one query embedding is reported separately), over the 5,882 turns and over a 10,000-item index
+(the turns repeated under new ids), with and without a metadata filter.
 
-    flock /tmp/biseo-cpu.lock .venv/bin/python bench/bench_locomo.py [--data FILE] [--sweep]
+    flock /tmp/biseo-cpu.lock .venv/bin/python bench/bench_locomo.py [--data FILE] [--ablation] [--sweep]
+
+3-4 minutes on 2 cores (most of it embedding 5,882 turns twice: plain and with context);
+--ablation adds about 4, --sweep about 1.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.embeddings import load_embedder  # noqa: E402
 from assistant.index import CONTEXT_KEY, SURROUNDINGS_KEY, HybridIndex, IndexItem  # noqa: E402
-from assistant.index.hybrid import DEFAULT_LEXICAL_WEIGHT  # noqa: E402
+from assistant.index.hybrid import DEFAULT_LEXICAL_WEIGHT, FEEDBACK_DOCS  # noqa: E402
 from assistant.index.lexical import LexicalIndex  # noqa: E402
 from assistant.index.ranking import keyword_query  # noqa: E402
 from assistant.index.vector import VectorIndex  # noqa: E402
@@ -232,6 +237,29 @@ def bm25_ranker(turns: Sequence[Turn], drop_stop_words: bool) -> tuple[Ranker, s
     return rank, conn
 
 
+def latency_at(size: int, turns: Sequence[Turn], questions: Sequence[Question], embedder: CachedEmbedder,
+               folder: Path) -> dict[str, dict[str, float]]:
+    """Search time per question in a HybridIndex of `size` items (turns repeated under new ids, so their
+    vectors come from the cache), with and without a metadata filter."""
+    context = turn_context(turns)
+    index = HybridIndex(folder, "latency", embedder)
+    try:
+        index.upsert([IndexItem(f"x{n}", turns[n % len(turns)].text,
+                                {"conversation": turns[n % len(turns)].conversation, **context[turns[n % len(turns)].id]})
+                      for n in range(size)])
+        sample = questions[::max(1, len(questions) // 300)]
+        timings: dict[str, list[float]] = {"no filter": [], "conversation filter": []}
+        for question in sample:
+            for label, where in (("no filter", None), ("conversation filter", {"conversation": question.conversation})):
+                started = time.perf_counter()
+                index.search(question.text, max(KS), where=where)
+                timings[label].append(time.perf_counter() - started)
+    finally:
+        index.close()
+    return {label: {"p50_ms": round(percentile(v, 0.5) * 1000, 2), "p95_ms": round(percentile(v, 0.95) * 1000, 2)}
+            for label, v in timings.items()}
+
+
 def print_table(results: dict[str, dict[str, Any]]) -> None:
     groups = ["all"] + [f"cat{c}" for c in CATEGORIES] + ["tune", "held_out"]
     labels = ["all"] + [CATEGORIES[c][:11] for c in CATEGORIES] + ["tune(3)", "held-out(7)"]
@@ -256,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="locomo10.json")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
+    parser.add_argument("--latency-items", type=int, default=10_000,
+                        help="size of the index the latency check searches (default 10000)")
     parser.add_argument("--sweep", action="store_true", help="also re-pick the lexical weight on the tuning split")
-    parser.add_argument("--no-ablation", action="store_true", help="only the hybrid and the two baselines")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also switch off one part of the hybrid at a time (about 4 more minutes)")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"error: LoCoMo data not found at {args.data} (see ../shared/data/locomo/SOURCES.md)", file=sys.stderr)
@@ -290,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         results["dense (Chroma)"], timings["dense"] = evaluate(questions, dense)
         results["bm25 (FTS5)"], timings["bm25"] = evaluate(questions, bm25)
         sweep: dict[str, float] = {}
-        if not args.no_ablation:
+        if args.ablation:
             bm25_stop, conn2 = bm25_ranker(turns, drop_stop_words=True)
             results["ablation: bm25 + stop words"], _ = evaluate(questions, bm25_stop)
             conn2.close()
@@ -302,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
             hybrid.drop_stop_words = False
             results["ablation: hybrid keeps stop words"], _ = evaluate(questions, hybrid_ranker(hybrid))
             hybrid.drop_stop_words = True
+            hybrid.feedback_docs = 0
+            results["ablation: hybrid without feedback"], _ = evaluate(questions, hybrid_ranker(hybrid))
+            hybrid.feedback_docs = FEEDBACK_DOCS
             plain = build_hybrid(work / "plain", turns, embedder, with_context=False)
             results["ablation: hybrid without context"], _ = evaluate(questions, hybrid_ranker(plain))
             plain.close()
@@ -314,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         hybrid.close()
         dense_index.close()
         bm25_conn.close()
+        at_10k = latency_at(args.latency_items, turns, questions, embedder, work / "latency")
 
     print()
     print_table(results)
@@ -324,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nhybrid recall@10 minus the better baseline: {margin * 100:+.1f} points")
     print(f"search latency per question over {len(turns)} items (query vector cached): "
           + ", ".join(f"{n} p50 {v['p50_ms']} ms / p95 {v['p95_ms']} ms" for n, v in latency.items()))
+    print(f"hybrid search over {args.latency_items} items: "
+          + ", ".join(f"{n} p50 {v['p50_ms']} ms / p95 {v['p95_ms']} ms" for n, v in at_10k.items()))
     print(f"one query embedding: {query_embed_ms:.1f} ms; total run {time.perf_counter() - started:.0f} s")
 
     report = {
@@ -332,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         "tune_conversations": list(TUNE_CONVERSATIONS), "categories": CATEGORIES,
         "embedding_model": embedder.name, "results": results,
         "hybrid_minus_best_baseline_recall@10": round(margin, 4),
-        "search_latency": latency, "query_embedding_ms": round(query_embed_ms, 2), "lexical_weight_sweep": sweep,
+        "search_latency": latency, f"hybrid_search_latency_{args.latency_items}_items": at_10k,
+        "query_embedding_ms": round(query_embed_ms, 2), "lexical_weight_sweep": sweep,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "seconds": round(time.perf_counter() - started, 1),
     }

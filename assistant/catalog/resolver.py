@@ -57,8 +57,12 @@ def resolve_model(spec: str, paths: Paths, manifests: Mapping[str, ModelManifest
 
     Only manifests of `kind` count: an embedding model's name is not a chat model, and vice versa.
     """
-    manifests = {name: m for name, m in manifests.items() if m.kind == kind}
     spec = spec.strip()
+    other = manifests.get(spec)
+    if other is not None and other.kind != kind:
+        wanted = "a chat model (llm)" if kind == "llm" else f"an {kind} model"
+        raise ModelNotAvailable(f"model {spec} is an {other.kind} model, not {wanted}")
+    manifests = {name: m for name, m in manifests.items() if m.kind == kind}
     if not spec:
         raise ModelNotAvailable("no model is configured: set llm.model to a model name "
                                 "(see `biseo models list`) or a .gguf file")
@@ -151,13 +155,14 @@ def model_status(manifest: ModelManifest, paths: Paths) -> tuple[str, Path | Non
 
 
 def list_models(paths: Paths, manifests: Mapping[str, ModelManifest]) -> list[ModelStatus]:
-    """Every known model with its size, RAM hint, licence and status, bundled first then by name."""
+    """Every known model with its size, RAM hint, licence and status: LLMs first, bundled first, by name."""
     rows = []
     for manifest in manifests.values():
         status, path = model_status(manifest, paths)
         rows.append(ModelStatus(manifest.name, manifest.display_name, manifest.kind, _size_text(manifest),
                                 manifest.ram_hint_gb, manifest.licence, status, path))
-    return sorted(rows, key=lambda row: (manifests[row.name].bundled is None, row.name))
+    # Chat models first (they are what users pick), then embedding and speech models.
+    return sorted(rows, key=lambda row: (row.kind != "llm", manifests[row.name].bundled is None, row.name))
 
 
 def _size_text(manifest: ModelManifest) -> str:
