@@ -44,8 +44,10 @@ class ToolContext:
     data_dir: Path | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("biseo.plugins"))
     # Services of the core that tools may use; None where the app runs without them.
-    memory: Any = None  # long-term memory: remember(text), search(query, k), forget(id_or_text)
-    documents: Any = None  # indexed documents: search(query, k)
+    conversation_id: str | None = None  # the conversation the call belongs to (None outside a chat)
+    memory: Any = None  # long-term memory: add(text, source), search(query, k), find(description),
+    #                     forget(id), list(), get(id), edit(id, text), history(id); see docs/memory.md
+    documents: Any = None  # indexed documents: search(query, k), tables; see docs/documents.md
     citations: list[dict[str, Any]] = field(default_factory=list)
 
     def cite(self, source: str, **where: Any) -> int:

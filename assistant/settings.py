@@ -103,6 +103,8 @@ class MemorySettings(BaseModel):
     auto_extract: bool = Field(True, description="After each turn, store facts the user stated about "
                                "themselves (\"my sister's birthday is May 3\") as memories.")
     recall_k: int = Field(5, ge=0, le=50, description="Most memories given to the model per turn.")
+    recall_min_score: float = Field(0.3, ge=0.0, le=1.0, description="How close in meaning (0-1) a memory "
+                                    "must be to the message to be recalled; unrelated messages get none.")
     embedding_model: str = Field("all-minilm-l6-v2", description="Embedding model manifest name "
                                  "(see `biseo models list`).")
     index: Literal["embedded", "server"] = Field(
@@ -119,6 +121,8 @@ class DocumentSettings(BaseModel):
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a "
                                "reason, not indexed.")
     watch: bool = Field(True, description="Re-index added folders when their files change.")
+    watch_interval_s: float = Field(15.0, ge=0.1, le=3600, description="While the app runs, how often "
+                                    "added folders are checked for new, changed and deleted files (seconds).")
 
 
 class Settings(BaseSettings):

@@ -51,6 +51,7 @@ class _TurnState:
     cached_tokens: int = 0
     generations: int = 0
     citations: list[dict[str, Any]] = field(default_factory=list)
+    conversation_id: str | None = None
 
 
 class Agent:
@@ -82,7 +83,7 @@ class Agent:
         tid, mid = self.store.begin_turn(conversation_id, text, context)
         started = time.monotonic()
         yield TurnStarted(conversation_id, mid)
-        state = _TurnState(citations=citations)
+        state = _TurnState(citations=citations, conversation_id=conversation_id)
         answer: list[str] = []
         first_token_at: float | None = None
         try:
@@ -198,6 +199,7 @@ class Agent:
                 if outcome is None:
                     ctx = self.tool_context(prepared.spec.name, call_id, cancel)
                     ctx.citations = state.citations  # numbering continues from the recalled context
+                    ctx.conversation_id = state.conversation_id
                     outcome = self.executor.run(prepared, ctx)
         state.calls.add(signature)
         state.steps += 1

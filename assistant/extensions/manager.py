@@ -22,7 +22,8 @@ from assistant.extensions import hookspecs
 from assistant.tools.registry import ToolRegistry
 
 ENTRY_POINT_GROUP = "biseo.plugins"
-BUILTIN_PLUGINS = ("plugins.calculator", "plugins.clock", "plugins.files", "plugins.web_search")
+BUILTIN_PLUGINS = ("plugins.calculator", "plugins.clock", "plugins.files", "plugins.web_search",
+                   "plugins.memory", "plugins.documents")
 
 
 @dataclass

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from assistant.text import clean_text
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
     id TEXT PRIMARY KEY,
     text TEXT NOT NULL,
+    norm TEXT NOT NULL DEFAULT '',
     subject TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'forgotten')),
     superseded_by TEXT,
@@ -28,6 +31,7 @@ CREATE TABLE IF NOT EXISTS memories (
 );
 CREATE INDEX IF NOT EXISTS memories_by_status ON memories(status, updated_at);
 CREATE INDEX IF NOT EXISTS memories_by_subject ON memories(subject, status);
+CREATE INDEX IF NOT EXISTS memories_by_norm ON memories(norm, status);
 CREATE TABLE IF NOT EXISTS memory_versions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     memory_id TEXT NOT NULL REFERENCES memories(id),
@@ -52,18 +56,18 @@ SOURCE_KINDS = ("conversation", "cli", "tool")
 MAX_TEXT_CHARS = 2000
 
 
-class MemoryError_(Exception):
+class MemoryProblem(Exception):
     """Base for memory faults shown to the user as one plain line."""
 
 
-class MemoryNotFound(MemoryError_, KeyError):
+class MemoryNotFound(MemoryProblem, KeyError):
     """No memory has that id or id prefix."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "no such memory"
 
 
-class InvalidMemory(MemoryError_, ValueError):
+class InvalidMemory(MemoryProblem, ValueError):
     """The text cannot be stored as a memory (empty, too long)."""
 
 
@@ -85,11 +89,13 @@ class Source:
         if self.kind == "conversation":
             where = f"conversation {(self.conversation_id or '?')[:8]}"
             return where + (f", message {self.message_id[:8]}" if self.message_id else "")
-        if self.kind == "tool":
-            where = f"the {self.detail or 'remember'} tool"
+        if self.kind == "tool":  # detail: "remember, call 1a2b3c" (the call is in the conversation's history)
+            name, _, call = (self.detail or "remember").partition(", call ")
+            where = f"the {name} tool"
             if self.conversation_id:
                 where += f" in conversation {self.conversation_id[:8]}"
-            return where
+                return where + (f", message {self.message_id[:8]}" if self.message_id else "")
+            return where + (f" (call {call[:12]})" if call else "")
         return "typed by you" + (f" ({self.detail})" if self.detail else " in the CLI")
 
 
@@ -143,8 +149,7 @@ def clean_memory_text(text: str) -> str:
     """Collapse whitespace and check the length; raises InvalidMemory with the reason."""
     if not isinstance(text, str):
         raise InvalidMemory("a memory must be text")
-    text = text.replace("\x00", "")
-    cleaned = " ".join(text.split())
+    cleaned = " ".join(clean_text(text).split())  # NUL, lone surrogates and control characters go
     if not cleaned:
         raise InvalidMemory("a memory cannot be empty")
     if len(cleaned) > MAX_TEXT_CHARS:
@@ -238,19 +243,10 @@ class MemoryStore:
 
     def find_same(self, text: str) -> Memory | None:
         """An active memory that says the same thing (ignoring case, punctuation and spacing)."""
-        key = normalise(text)
-        for memory in self._active_like(key):
-            if normalise(memory.text) == key:
-                return memory
-        return None
-
-    def _active_like(self, key: str) -> list[Memory]:
-        # A cheap SQL prefilter on the first word keeps this fast with many memories.
-        first = key.split(" ", 1)[0] if key else ""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM memories WHERE status='active' AND text LIKE ? ESCAPE '\\'",
-                                    ("%" + _like_literal(first) + "%",)).fetchall()
-        return [_memory(r) for r in rows]
+            row = self._db.execute("SELECT * FROM memories WHERE status='active' AND norm=? LIMIT 1",
+                                   (normalise(text),)).fetchone()
+        return _memory(row) if row else None
 
     def active_with_subject(self, subject: str) -> list[Memory]:
         if not subject:
@@ -283,9 +279,9 @@ class MemoryStore:
         mid = uuid.uuid4().hex
         with self._tx():
             self._db.execute(
-                "INSERT INTO memories(id, text, subject, status, source_kind, conversation_id, message_id, "
-                "source_detail, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (mid, text, subject, "active", source.kind, source.conversation_id, source.message_id,
+                "INSERT INTO memories(id, text, norm, subject, status, source_kind, conversation_id, message_id, "
+                "source_detail, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (mid, text, normalise(text), subject, "active", source.kind, source.conversation_id, source.message_id,
                  source.detail, now, now))
             self._version(mid, 1, text, "created", source, now)
             for old in replaces:
@@ -313,13 +309,13 @@ class MemoryStore:
             raise InvalidMemory(f"memory {memory_id[:8]} is {current.status}; only active memories can be edited")
         now = time.time()
         with self._tx():
-            self._db.execute("UPDATE memories SET text=?, subject=?, updated_at=?, version=version+1 WHERE id=?",
-                             (text, subject, now, memory_id))
+            self._db.execute("UPDATE memories SET text=?, norm=?, subject=?, updated_at=?, version=version+1 "
+                             "WHERE id=?", (text, normalise(text), subject, now, memory_id))
             self._version(memory_id, current.version + 1, text, "edited", source, now)
             self._pending(memory_id, now)
         return self.get(memory_id)
 
-    def forget(self, memory_id: str) -> Memory:
+    def forget(self, memory_id: str, source: Source = Source("cli")) -> Memory:
         """Erase a memory's text and every earlier wording of it; a tombstone (id, times, source) remains."""
         current = self.get(memory_id)
         if current.status == "forgotten":
@@ -328,11 +324,10 @@ class MemoryStore:
         chain = [memory_id] + [m.id for m in self._superseded_chain(memory_id)]
         with self._tx():
             for mid in chain:
-                self._db.execute("UPDATE memories SET text='', subject='', status='forgotten', updated_at=? "
-                                 "WHERE id=?", (now, mid))
+                self._db.execute("UPDATE memories SET text='', norm='', subject='', status='forgotten', "
+                                 "updated_at=? WHERE id=?", (now, mid))
                 self._db.execute("DELETE FROM memory_versions WHERE memory_id=?", (mid,))
-                self._db.execute("INSERT INTO memory_versions(memory_id, version, text, change, source_kind, "
-                                 "changed_at) VALUES (?, 0, '', 'forgotten', 'cli', ?)", (mid, now))
+                self._version(mid, 0, "", "forgotten", source, now)
                 self._pending(mid, now)
         return self.get(memory_id)
 
@@ -353,6 +348,18 @@ class MemoryStore:
             versions += self.versions(older.id)
         versions += self.versions(memory_id)
         return sorted(versions, key=lambda v: v.changed_at)
+
+    def link_tool_call(self, call_id: str, conversation_id: str, message_id: str) -> int:
+        """Fill in the message of memories a tool call saved (the tool runs before its call is stored)."""
+        detail = f"%, call {call_id}"
+        with self._tx():
+            cur = self._db.execute("UPDATE memories SET conversation_id=?, message_id=? WHERE source_kind='tool' "
+                                   "AND message_id IS NULL AND source_detail LIKE ?",
+                                   (conversation_id, message_id, detail))
+            self._db.execute("UPDATE memory_versions SET conversation_id=?, message_id=? WHERE source_kind='tool' "
+                             "AND message_id IS NULL AND memory_id IN (SELECT id FROM memories WHERE "
+                             "source_detail LIKE ?)", (conversation_id, message_id, detail))
+        return cur.rowcount
 
     # the search index's to-do list
     def _pending(self, memory_id: str, now: float) -> None:
@@ -392,10 +399,6 @@ def _memory(row: sqlite3.Row) -> Memory:
     return Memory(row["id"], row["text"], row["subject"], row["status"], row["superseded_by"],
                   Source(row["source_kind"], row["conversation_id"], row["message_id"], row["source_detail"]),
                   row["created_at"], row["updated_at"], row["version"])
-
-
-def _like_literal(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class _Transaction:

@@ -27,8 +27,11 @@ class ToolRunner:
     """Validates and runs one tool call like the app: same executor, timeout and output cleaning."""
 
     def __init__(self, *, roots: list[str | Path] | None = None, settings: Any = None,
-                 data_dir: Path | None = None, timeout_s: float = 30.0, max_output_chars: int = 4000) -> None:
+                 data_dir: Path | None = None, timeout_s: float = 30.0, max_output_chars: int = 4000,
+                 memory: Any = None, documents: Any = None) -> None:
         self.roots = list(roots or [])
+        self.memory = memory  # what the tool sees as ctx.memory / ctx.documents (fakes are fine)
+        self.documents = documents
         self.settings = settings
         self.data_dir = data_dir
         self.timeout_s = timeout_s
@@ -54,7 +57,8 @@ class ToolRunner:
         return prepared.needs_approval
 
     def __call__(self, func: Tool, arguments: Arguments = None, /, *, roots: list[str | Path] | None = None,
-                 settings: Any = None, approve: bool = True, **kwargs: Any) -> ToolOutcome:
+                 settings: Any = None, approve: bool = True, memory: Any = None, documents: Any = None,
+                 **kwargs: Any) -> ToolOutcome:
         """Run `func` with arguments (a dict, a JSON string, or keywords); returns the ToolOutcome.
 
         `approve=False` plays a user who says no: a call that needs approval is denied, not run.
@@ -68,8 +72,12 @@ class ToolRunner:
                                       "Nothing was done.", denied=True)
         ctx = ToolContext(tool_name=spec.name, call_id="test-call",
                           roots=[Path(r) for r in (self.roots if roots is None else roots)],
-                          settings=self.settings if settings is None else settings, data_dir=self.data_dir)
-        return executor.run(prepared, ctx)
+                          settings=self.settings if settings is None else settings, data_dir=self.data_dir,
+                          memory=self.memory if memory is None else memory,
+                          documents=self.documents if documents is None else documents)
+        outcome = executor.run(prepared, ctx)
+        self.last_citations = ctx.citations  # what the tool cited with ctx.cite(...)
+        return outcome
 
 
 def _merge(arguments: Arguments, kwargs: dict[str, Any]) -> Any:
