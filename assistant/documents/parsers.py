@@ -199,10 +199,11 @@ def parse_docx(data: bytes, path: Path) -> ParsedFile:
 
 
 def _heading_level(style: str) -> int:
+    """0 for body text; the Title sits above Heading 1."""
     if style == "Title":
         return 1
     match = re.match(r"Heading (\d)", style)
-    return int(match.group(1)) if match else 0
+    return int(match.group(1)) + 1 if match else 0
 
 
 def parse_csv(data: bytes, path: Path) -> ParsedFile:
