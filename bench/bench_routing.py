@@ -60,7 +60,10 @@ def check_call(specs: dict[str, ToolSpec], name: str | None, arguments: Any) -> 
 
 def record(req: dict[str, str], chosen: str, well_formed: bool, problem: str, arguments: Any,
            raw: str, latency: float, **extra: Any) -> dict[str, Any]:
-    return {"text": req["text"], "expect": req["expect"], "chosen": chosen, "match": chosen == req["expect"],
+    # "also": other tools that serve the request as well (searching "my documents" with the files tool
+    # or the document index are both right).
+    match = chosen == req["expect"] or chosen in req.get("also", [])
+    return {"text": req["text"], "expect": req["expect"], "chosen": chosen, "match": match,
             "well_formed": well_formed, "problem": problem, "arguments": arguments, "raw": raw,
             "latency_s": round(latency, 3), **extra}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.index.base import Hit, IndexDamaged, IndexItem, IndexUnavailable
-from assistant.index.lexical import LexicalIndex
+from assistant.index.lexical import LexicalIndex, open_index_db
 from assistant.index.lock import FolderLock
 from assistant.index.ranking import (add_scores, feedback_terms, fuse, keyword_query, matches, query_terms,
                                      search_text)
@@ -71,7 +71,7 @@ class HybridIndex:
         self._lexical: LexicalIndex | None = None
         self._vector: VectorIndex | None = None
         try:
-            self._conn = _open_sqlite(self.folder / KEYWORDS_FILE)
+            self._conn = open_index_db(self.folder / KEYWORDS_FILE, "index")
             self._lexical = LexicalIndex(self._conn, collection)  # validates the collection name
             self._create_items()
             if server_url:
@@ -378,20 +378,6 @@ def _check_where(where: Mapping[str, Any] | None) -> None:
 def _clean(text: str) -> str:
     """Text SQLite and the tokenizer accept: lone surrogates (from odd file names) become U+FFFD."""
     return text.encode("utf-8", errors="replace").decode("utf-8")
-
-
-def _open_sqlite(path: Path) -> sqlite3.Connection:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-        # WAL: a kill -9 mid-write loses at most the unfinished transaction.
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
-    except sqlite3.DatabaseError as exc:
-        raise IndexDamaged(f"the index file {path} cannot be opened ({exc}); it will be rebuilt") from exc
-    except OSError as exc:
-        raise IndexUnavailable(f"cannot create the index file {path}: {exc.strerror or exc}") from exc
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

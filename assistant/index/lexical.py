@@ -55,7 +55,7 @@ class LexicalIndex:
             self.path = None
         else:
             self.path = Path(db)
-            self._conn = _open(self.path)
+            self._conn = open_index_db(self.path)
         try:
             self._create()
         except IndexUnavailable:
@@ -195,7 +195,8 @@ class _Transaction:
             raise self.index._damaged(self.action, exc) from exc
 
 
-def _open(path: Path) -> sqlite3.Connection:
+def open_index_db(path: Path, what: str = "keyword index") -> sqlite3.Connection:
+    """An index's SQLite file, opened for one owner; damage and permission problems in plain words."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
@@ -204,9 +205,9 @@ def _open(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
     except sqlite3.DatabaseError as exc:
-        raise IndexDamaged(f"the keyword index file {path} cannot be opened ({exc}); it will be rebuilt") from exc
+        raise IndexDamaged(f"the {what} file {path} cannot be opened ({exc}); it will be rebuilt") from exc
     except OSError as exc:
-        raise IndexUnavailable(f"cannot create the keyword index file {path}: {exc.strerror or exc}") from exc
+        raise IndexUnavailable(f"cannot create the {what} file {path}: {exc.strerror or exc}") from exc
 
 
 def _plain(text: object) -> str:
