@@ -12,6 +12,12 @@ class ContextBlock:
 
     text: str
     citations: list[dict[str, Any]] = field(default_factory=list)
+    # Tools the message clearly needs (a sum over a known spreadsheet): the first tool-choice step
+    # picks among these only, where a small model would otherwise answer from snippets by guessing.
+    tools: list[str] = field(default_factory=list)
+    # A short note for the tool-choice step (e.g. the spreadsheets and their columns), so arguments
+    # name real files and columns.
+    router_note: str = ""
 
 
 class ContextProvider(Protocol):

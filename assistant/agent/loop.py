@@ -79,7 +79,9 @@ class Agent:
             yield ErrorEvent("The message is empty.", kind="input", conversation_id=conversation_id)
             return
         citations: list[dict[str, Any]] = []
-        context = self._context_for(text, conversation_id, citations)
+        hinted: list[str] = []
+        notes: list[str] = []
+        context = self._context_for(text, conversation_id, citations, hinted, notes)
         tid, mid = self.store.begin_turn(conversation_id, text, context)
         started = time.monotonic()
         yield TurnStarted(conversation_id, mid)
@@ -103,9 +105,13 @@ class Agent:
                 return msgs
 
             fitted()  # a message too long for the context fails here, before any tool runs
+            must = [t for t in tools if t.name in hinted]
             while tools and self._may_call_tool(state):
-                decision = "".join(backend.stream(router_messages(router_system, text, exchanges, previous),
-                                                  json_schema=schema, temperature=0.0, purpose="router",
+                # A hinted first step chooses among the hinted tools (same cached prompt, narrower grammar).
+                step_schema = decision_schema(must, allow_none=False) if must and state.steps == 0 else schema
+                decision = "".join(backend.stream(router_messages(router_system, text, exchanges, previous,
+                                                                  note="\n".join(notes)),
+                                                  json_schema=step_schema, temperature=0.0, purpose="router",
                                                   max_tokens=self.config.decision_max_tokens, cancel=cancel))
                 self._count(state, backend)
                 if cancel.cancelled:
@@ -213,7 +219,8 @@ class Agent:
         state.completion_tokens += u.completion_tokens
         state.cached_tokens = u.cached_tokens
 
-    def _context_for(self, text: str, conversation_id: str, citations: list[dict[str, Any]]) -> str:
+    def _context_for(self, text: str, conversation_id: str, citations: list[dict[str, Any]],
+                     hinted: list[str], notes: list[str]) -> str:
         parts = []
         for provider in self.context_providers:
             try:
@@ -223,6 +230,9 @@ class Agent:
                 continue
             if isinstance(block, ContextBlock):
                 citations.extend(block.citations)
+                hinted.extend(block.tools)
+                if block.router_note:
+                    notes.append(block.router_note)
                 block = block.text
             if block:
                 parts.append(block)

@@ -82,9 +82,11 @@ def router_system_prompt(tools: list[ToolSpec]) -> str:
 
 
 def router_messages(system: str, text: str, exchanges: list[ToolExchange],
-                    previous: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+                    previous: tuple[str, str] | None = None, note: str = "") -> list[dict[str, Any]]:
     """The tool-choice prompt for this step: the message, the last exchange for context, results so far."""
     parts = []
+    if note:
+        parts.append(f"({note})")
     if previous:
         parts.append(f"(Earlier: the user said {_clip(previous[0])!r} and the assistant replied "
                      f"{_clip(previous[1])!r}.)")
@@ -119,15 +121,16 @@ def capped(schema: Any, cap: int = DEFAULT_STRING_CAP) -> Any:
 _ANY_LENGTH_CLASS = re.compile(r"\^\[(?:\\.|[^\]\\])*\]\*\$")
 
 
-def decision_schema(tools: list[ToolSpec]) -> dict[str, Any]:
+def decision_schema(tools: list[ToolSpec], *, allow_none: bool = True) -> dict[str, Any]:
     """JSON schema of one decision: a call of one enabled tool with valid arguments, or 'none'."""
     options: list[dict[str, Any]] = [
         {"type": "object", "properties": {"tool": {"const": t.name}, "arguments": capped(t.schema)},
          "required": ["tool", "arguments"], "additionalProperties": False}
         for t in tools
     ]
-    options.append({"type": "object", "properties": {"tool": {"const": NO_TOOL}},
-                    "required": ["tool"], "additionalProperties": False})
+    if allow_none:
+        options.append({"type": "object", "properties": {"tool": {"const": NO_TOOL}},
+                        "required": ["tool"], "additionalProperties": False})
     return {"oneOf": options}
 
 

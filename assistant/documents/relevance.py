@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 DENSE_MIN = 0.32
 KEYWORDS_MIN = 0.6
@@ -118,3 +119,26 @@ def judge(message: str, chunk: str, dense: float | None) -> Judgement:
     if code:
         return Judgement(True, False, d, coverage, f"identifier {code!r} found")
     return Judgement(False, False, d, coverage, "below every bar")
+
+
+# Questions answered by computing over rows, not by reading a passage.
+_AGGREGATE = re.compile(r"\b(how many|number of|count|total|sum|add up|average|mean|max(imum)?|min(imum)?|"
+                        r"highest|lowest|largest|smallest|biggest|most|least)\b", re.IGNORECASE)
+
+
+def needs_table_computation(text: str, tables: list) -> bool:
+    """True for a counting/summing question that names a known spreadsheet or one of its columns."""
+    return bool(_AGGREGATE.search(text)) and bool(tables_named_in(text, tables))
+
+
+def tables_named_in(text: str, tables: list) -> list:
+    """The spreadsheets a message names, by file name or by one of their columns."""
+    words = set(key_terms(text))
+    low = text.lower()
+    named = []
+    for table in tables:
+        stem = Path(table.path).stem.lower()
+        if (stem and (stem in words or Path(table.path).name.lower() in low)) or any(
+                col and col.lower() in words for col in table.columns):
+            named.append(table)
+    return named

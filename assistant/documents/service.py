@@ -10,9 +10,9 @@ from typing import Any, Callable, Sequence
 
 from assistant.context import ContextBlock
 from assistant.documents.indexer import Indexer, Progress, ProgressCallback
-from assistant.documents.relevance import about_documents, judge_all
+from assistant.documents.relevance import about_documents, judge_all, needs_table_computation, tables_named_in
 from assistant.documents.store import DocumentStore, FileRow, SourceRow, TableRow
-from assistant.documents.tables import TableAnswer, run_table_query
+from assistant.documents.tables import TableAnswer, describe_tables, run_table_query
 from assistant.documents.watcher import FolderWatcher
 from assistant.index.base import Hit, IndexDamaged, IndexUnavailable, SearchIndex
 from assistant.index.hybrid import CONTEXT_KEY
@@ -286,7 +286,14 @@ class DocumentService:
         except IndexUnavailable as exc:
             log.warning("documents not searched: %s", exc)
             return None
+        # A count or sum over a known spreadsheet is computed by table_query, never guessed from rows.
+        tables = self.tables()
+        hint = ["table_query"] if needs_table_computation(text, tables) else []
+        # Only the spreadsheets the message names: a small model copies the first file it is shown.
+        note = f"The user's spreadsheets: {describe_tables(tables_named_in(text, tables))}" if hint else ""
         if not passages:
+            if hint:
+                return ContextBlock("", tools=hint, router_note=note)
             return ContextBlock(NOT_FOUND) if about_documents(text) else None
         lines = ["Passages from the user's documents:"]
         citations = []
@@ -298,7 +305,7 @@ class DocumentService:
         lines.append("\nAnswer briefly in your own words from these passages if they answer the question, and "
                      "cite the ones you used by number, like [1]. If they do not answer it, say it is not in "
                      "the user's documents.")
-        return ContextBlock("\n".join(lines), citations)
+        return ContextBlock("\n".join(lines), citations, tools=hint, router_note=note)
 
     # watching
     def _start_watcher(self) -> None:

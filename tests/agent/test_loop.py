@@ -247,3 +247,42 @@ def test_every_event_serialises_to_json(tmp_path, fake_backend):
     _, events = run(agent, "delete note x", approve=False)
     kinds = {json.loads(json.dumps(e.to_dict()))["type"] for e in events}
     assert {"turn_started", "tool_call", "approval_needed", "tool_result", "token", "final"} <= kinds
+
+
+def test_context_citations_reach_final_and_hinted_tools_narrow_the_first_choice(tmp_path, fake_backend):
+    from assistant.context import ContextBlock
+
+    backend = fake_backend([{"tool": "add", "arguments": {"a": 2, "b": 3}}, {"tool": "none"}], ["5 [1]"])
+    agent = make_agent(tmp_path, backend)
+    cite = {"n": 1, "source": "/docs/sums.csv", "file": "sums.csv", "section": "rows 2-3"}
+    agent.context_providers.append(lambda text, cid: ContextBlock("[1] sums.csv: 2, 3", [cite], tools=["add"],
+                                                                           router_note="sums.csv (columns: a, b)"))
+    _, events = run(agent, "what is the total in sums.csv?")
+    schemas = [c["schema"] for c in backend.calls if c["purpose"] == "router"]
+    router_prompt = [c["messages"] for c in backend.calls if c["purpose"] == "router"][0]
+    assert "(sums.csv (columns: a, b))" in router_prompt[-1]["content"]  # the router sees the columns
+    # First step: only the hinted tool, no "none"; later steps: every tool again, and "none".
+    assert [o["properties"]["tool"]["const"] for o in schemas[0]["oneOf"]] == ["add"]
+    assert "none" in [o["properties"]["tool"]["const"] for o in schemas[1]["oneOf"]]
+    final = events[-1]
+    assert isinstance(final, Final) and final.citations == [cite]
+
+
+def test_a_failing_context_provider_or_after_turn_hook_loses_nothing(tmp_path, fake_backend):
+    backend = fake_backend([{"tool": "none"}], ["Hello!"])
+    agent = make_agent(tmp_path, backend)
+    seen = []
+
+    def bad_provider(text, cid):
+        raise RuntimeError("index exploded")
+
+    def bad_hook(turn):
+        seen.append(turn.answer)
+        raise RuntimeError("extractor exploded")
+
+    agent.context_providers.append(bad_provider)
+    agent.after_turn.append(bad_hook)
+    cid, events = run(agent, "hi")
+    assert isinstance(events[-1], Final) and events[-1].text == "Hello!"
+    assert seen == ["Hello!"]
+    assert [m.role for m in agent.store.messages(cid)] == ["user", "assistant"]

@@ -120,3 +120,17 @@ def test_passages_far_below_the_best_one_are_dropped():
     kept = judge_all("Who holds code PELICAN-7731?", ["rent text", "The guest wifi password is PELICAN-7731."],
                      [0.9, 0.33])
     assert kept[1].relevant
+
+
+def test_sums_and_counts_over_a_known_spreadsheet_ask_for_the_table_tool(service):
+    for question in ("What is the total amount for ACME?", "How many invoices are over 500?",
+                     "average amount in invoices.csv"):
+        block = service.context(question, "c1")
+        assert block is not None and block.tools == ["table_query"], question
+        # The tool-choice step is told the named spreadsheet's columns, and no other spreadsheet.
+        assert "invoices.csv (columns: invoice, customer, amount, date)" in block.router_note
+        assert "stock.xlsx" not in block.router_note
+    for question in ("How many days until Christmas?", "What is the monthly rent in my lease?",
+                     "What is 12345 * 6789?"):
+        block = service.context(question, "c1")
+        assert block is None or block.tools == [], question

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from docfixtures import INVOICES_OVER_500, make_folder
+from docfixtures import ACME_TOTAL, INVOICES_OVER_500, make_folder
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +80,13 @@ def test_absent_facts_are_not_found_in_the_documents(ask):
                      re.IGNORECASE), final["text"]
     assert "document" in final["text"].lower()
     assert final["citations"] == []
+
+
+def test_summing_over_the_csv_is_computed_not_guessed(ask):
+    final = ask("What is the total amount for ACME?")
+    calls = [e for e in final["events"] if e["type"] == "tool_call"]
+    assert calls and calls[0]["name"] == "table_query", final["events"]
+    assert calls[0]["arguments"]["operation"] == "sum", calls[0]
+    result = next(e for e in final["events"] if e["type"] == "tool_result")
+    assert result["ok"] and re.search(r"= 2,?030\.5\b", result["output"]), (calls, result["output"])
+    assert re.search(r"2,?030\.5", final["text"]) or str(ACME_TOTAL) in final["text"], final["text"]
