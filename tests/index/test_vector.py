@@ -197,29 +197,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
-    """A real `chroma run` server on a free loopback port, with its own data folder."""
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--host", "127.0.0.1", "--port", str(port), "--path",
-                             str(tmp_path_factory.mktemp("chroma-server"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "chroma run did not start"
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(30)
-
-
 def test_server_mode_searches_like_the_embedded_index(chroma_server, embedder):
     from assistant.settings import MemorySettings
 

@@ -190,3 +190,20 @@ def test_kill_9_while_adding_leaves_database_and_index_usable(paths):
         assert again.index.count() == stored + 1
     finally:
         again.close()
+
+
+def test_memory_on_a_chroma_server_recalls_and_forgets(paths, chroma_server):
+    """The `memory.index = "server"` setting: vectors live in a `chroma run` server started here."""
+    settings = Settings(memory={"index": "server", "server_url": chroma_server})
+    service = MemoryService(paths.data_dir, settings, paths=paths)
+    try:
+        for fact in FACTS:
+            service.add(fact)
+        assert service.index._vector.server_url == chroma_server
+        top = service.search("when is my sister's birthday?", 1)[0]
+        assert "May 3" in top.memory.text
+        service.forget(top.memory.id)
+        assert all("May 3" not in r.memory.text for r in service.search("sister birthday", 5))
+        assert service.index.count() == len(FACTS) - 1
+    finally:
+        service.close()
