@@ -80,6 +80,7 @@ class LlamaCppBackend:
                      "train_context_length": gguf.context_length})
         self.last_usage = Usage()
         self._lock = threading.Lock()
+        self._router_lock = threading.Lock()
         self._router_llm = None
         self._grammars: dict[str, Any] = {}
 
@@ -186,9 +187,12 @@ class LlamaCppBackend:
         Keeping them apart means neither evicts the other's cached prefix: the router's long, stable
         tool list stays evaluated, and so does the conversation.
         """
-        if self._router_llm is None:
-            self._router_llm = self._load(self.n_gpu_layers, self.llm.n_ctx())
-        return self._router_llm
+        # Under a lock: the warm-up thread and the first turn may both ask for it at once, and a second
+        # context replacing the first while one thread decodes on it crashes the process.
+        with self._router_lock:
+            if self._router_llm is None:
+                self._router_llm = self._load(self.n_gpu_layers, self.llm.n_ctx())
+            return self._router_llm
 
     def close(self) -> None:
         # Under the lock: freeing a context another thread is decoding on would crash the process.

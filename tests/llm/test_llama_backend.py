@@ -312,3 +312,33 @@ def test_no_gpu_support_means_cpu_with_a_reason_only_when_a_gpu_was_asked_for(sm
     explicit = LlamaCppBackend(smollm_gguf, n_ctx=512, n_gpu_layers=20, n_threads=2)
     explicit.close()
     assert explicit.n_gpu_layers == 0 and "no GPU support" in explicit.gpu_fallback_reason
+
+
+@pytest.mark.slow
+def test_warm_up_racing_the_first_turn_shares_one_router_context(smollm_gguf):
+    """`biseo chat` warms up in a thread while the first message may already be routed."""
+    import threading
+
+    backend = LlamaCppBackend(smollm_gguf, n_ctx=1024)
+    try:
+        specs = [spec_of(convert_distance), spec_of(set_timer)]
+        system = router_system_prompt(specs)
+        contexts = []
+        real_load = backend._load
+
+        def counting_load(*args):
+            contexts.append(real_load(*args))
+            return contexts[-1]
+
+        backend._load = counting_load
+        warm = threading.Thread(target=backend.warm, args=(router_messages(system, "", []),),
+                                kwargs={"json_schema": decision_schema(specs), "purpose": "router"})
+        warm.start()
+        decision = "".join(backend.stream(router_messages(system, "set a timer for 5 minutes", []),
+                                          json_schema=decision_schema(specs), temperature=0.0, max_tokens=64,
+                                          purpose="router"))
+        warm.join()
+        assert len(contexts) == 1 and backend._router_llm is contexts[0]
+        _valid_decision(decision, specs)
+    finally:
+        backend.close()
