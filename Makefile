@@ -16,7 +16,10 @@ run: setup
 test: setup-test
 	$(PY) -m pytest tests -q
 
-setup: $(VENV)/.installed
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@sh scripts/system-deps.sh
 
 setup-test: $(VENV)/.installed-test
 

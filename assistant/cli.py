@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_memory(sub)
     register_docs(sub)
+    from assistant.voice.cli import register as register_voice
+    from assistant.voice.cli_say import register as register_say
+    from assistant.voice.cli_transcribe import register as register_transcribe
+
+    register_voice(sub)
+    register_say(sub)
+    register_transcribe(sub)
 
     p = sub.add_parser("doctor", help="report model, backend, GPU, threads, versions and folders")
     p.add_argument("--json", action="store_true")
@@ -333,17 +340,19 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     from assistant.catalog.resolver import list_models
 
     paths, catalog = _catalog()
-    current = load_settings(paths).llm.model
+    settings = load_settings(paths)
+    current = settings.llm.model
+    in_use = {current, settings.memory.embedding_model, settings.voice.stt_model}
     rows = list_models(paths, catalog)
     if args.json:
         print(json.dumps([{"name": r.name, "display_name": r.display_name, "kind": r.kind, "size": r.size,
                            "ram_hint_gb": r.ram_hint_gb, "licence": r.licence, "status": r.status,
-                           "path": str(r.path) if r.path else None, "default": r.name == current}
+                           "path": str(r.path) if r.path else None, "default": r.name in in_use}
                           for r in rows], indent=2))
         return 0
     for r in rows:
-        mark = "*" if r.name == current else " "
-        print(f"{mark} {r.name:<32} {r.size:>9}  RAM ~{r.ram_hint_gb:g} GB  {r.status:<22} {r.licence}")
+        mark = "*" if r.name in in_use else " "
+        print(f"{mark} {r.name:<30} {r.kind:<9} {r.size:>13}  RAM ~{r.ram_hint_gb:<4g} GB  {r.status:<22} {r.licence}")
     if not any(r.name == current for r in rows):
         print(f"* current model: {current}")
     return 0

@@ -125,6 +125,35 @@ class DocumentSettings(BaseModel):
                                     "added folders are checked for new, changed and deleted files (seconds).")
 
 
+class VoiceSettings(BaseModel):
+    """Speech in (Whisper) and out (the system's speech synthesizer)."""
+
+    stt_model: str = Field("whisper-tiny.en", description="Speech-to-text model manifest name (see "
+                           "`biseo models list`) or a folder holding a CTranslate2 Whisper model.")
+    stt_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where Whisper runs: 'auto' uses the GPU when CTranslate2 sees one, else the CPU.")
+    stt_compute_type: str = Field("auto", description="Whisper weights: 'auto' is float16 on the GPU and "
+                                  "int8 on the CPU; or int8, int8_float16, float16, float32.")
+    language: str = Field("en", description="Spoken language (a two-letter code); English-only models "
+                          "(.en) need 'en'.")
+    vad: bool = Field(True, description="Trim silence with voice-activity detection before transcribing.")
+    tts_voice: str = Field("", description="Voice of the speech synthesizer (an id or name from "
+                           "`biseo say --list-voices`); empty uses the system default.")
+    tts_rate: int = Field(175, ge=60, le=400, description="Speaking rate in words per minute.")
+    speak_replies: bool = Field(True, description="Speak the assistant's replies to voice commands.")
+    input_device: str = Field("", description="Microphone (a name or number from `biseo voice --list-devices`); "
+                              "empty uses the system default.")
+    output_device: str = Field("", description="Speaker for spoken replies; empty uses the system default.")
+    wake_phrase: str = Field("hey biseo", description="Hands-free mode: the phrase that starts a command.")
+    follow_up_s: float = Field(8.0, ge=0.0, le=60.0, description="Hands-free mode: seconds after a reply "
+                               "during which the user can go on without the wake phrase.")
+    approval_timeout_s: float = Field(8.0, ge=1.0, le=60.0, description="Seconds to wait for a spoken "
+                                      "yes or no before a tool with side effects; silence means no.")
+    end_of_speech_ms: int = Field(700, ge=200, le=3000, description="Pause (milliseconds) that ends an "
+                                  "utterance when listening continuously.")
+    push_to_talk_key: str = Field("Ctrl+Space", description="Desktop app: the key held to talk.")
+
+
 class Settings(BaseSettings):
     """All of Biseo's settings."""
 
@@ -138,6 +167,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings, description="Persona.")
     memory: MemorySettings = Field(default_factory=MemorySettings, description="Long-term memory.")
     documents: DocumentSettings = Field(default_factory=DocumentSettings, description="Documents.")
+    voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

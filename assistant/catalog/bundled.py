@@ -46,16 +46,22 @@ def locate_part(part: BundledPart) -> Path:
             f"run `make run` or `pip install {part.package}`")
     for folder in locations:
         candidate = Path(folder) / part.path
-        if candidate.is_file():
+        if candidate.is_dir() if part.folder else candidate.is_file():
             break
     else:
         raise BundledModelError(f"the package {part.package} is installed but has no {part.path}; "
                                 f"reinstall it: `pip install --force-reinstall {part.package}`")
-    if part.size is not None and candidate.stat().st_size != part.size:
+    size = folder_bytes(candidate) if part.folder else candidate.stat().st_size
+    if part.size is not None and size != part.size:
         raise BundledModelError(
-            f"{candidate} has {candidate.stat().st_size} bytes, expected {part.size} (damaged or a "
+            f"{candidate} has {size} bytes, expected {part.size} (damaged or a "
             f"different version of {part.package}); reinstall it: `pip install --force-reinstall {part.package}`")
     return candidate
+
+
+def folder_bytes(folder: Path) -> int:
+    """Total size of the files directly in a folder (a multi-file model; cheap: no hashing)."""
+    return sum(entry.stat().st_size for entry in folder.iterdir() if entry.is_file())
 
 
 def bundled_target(manifest: ModelManifest, models_dir: Path) -> Path:

