@@ -11,7 +11,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 .PHONY: run test setup setup-test system-deps clean
 
 run: setup
-	$(VENV)/bin/biseo chat
+	$(VENV)/bin/biseo app
 
 test: setup-test
 	$(PY) -m pytest tests -q

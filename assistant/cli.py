@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_chat, conversation=None, yes=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    p = sub.add_parser("app", help="open the desktop window (the terminal chat when there is no display)")
+    p.set_defaults(func=cmd_app)
+
     p = sub.add_parser("chat", help="interactive chat in the terminal (streaming)")
     p.add_argument("--conversation", "-c", help="resume this conversation (id or id prefix)")
     p.add_argument("--yes", "-y", action="store_true", help="approve every tool call without asking")
@@ -220,6 +223,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
         assistant.close()
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        print("biseo: no display found, so the terminal chat starts instead of the window.", file=sys.stderr)
+        return cmd_chat(args)
+    import importlib
+
+    try:
+        # Looked up by name, not imported: the desktop app depends on the core, never the other way round;
+        # the command line only launches it (a core without the ui package still works).
+        app = importlib.import_module("ui.app")
+    except ImportError as exc:
+        raise CLIError(f"the desktop app cannot start: {exc}") from exc
+    return app.main([])
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     assistant = _assistant()
     try:
@@ -347,7 +366,8 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"name": r.name, "display_name": r.display_name, "kind": r.kind, "size": r.size,
                            "ram_hint_gb": r.ram_hint_gb, "licence": r.licence, "status": r.status,
-                           "path": str(r.path) if r.path else None, "default": r.name in in_use}
+                           "path": str(r.path) if r.path else None, "default": r.name == current,
+                           "in_use": r.name in in_use}
                           for r in rows], indent=2))
         return 0
     for r in rows:

@@ -41,6 +41,7 @@ def collect_report(*, load: bool = True) -> dict[str, Any]:
         "context_length": settings.llm.n_ctx,
     }
     report["embeddings"] = _embedding_model(settings, paths, load)
+    report["voice"] = _voice(settings, paths, load)
     report["versions"] = versions
     report["folders"] = {"config": str(paths.config_file), "data": str(paths.data_dir),
                          "cache": str(paths.cache_dir), "models": str(paths.models_dir),
@@ -64,6 +65,40 @@ def _embedding_model(settings, paths, load: bool) -> dict[str, Any]:
             out["file"] = str(model_file)
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure as text
         out["error"] = str(exc)
+    return out
+
+
+def _voice(settings, paths, load: bool) -> dict[str, Any]:
+    """Speech in and out: the Whisper model and device, the synthesizer, and the sound devices found."""
+    voice = settings.voice
+    out: dict[str, Any] = {"stt_model": voice.stt_model}
+    try:
+        from assistant.voice.stt import Transcriber
+
+        stt = Transcriber(voice, paths)
+        out.update({"stt_device": stt.device, "stt_compute_type": stt.compute_type})
+        if load:
+            stt.load()
+            out["stt_loaded"] = True
+            stt.close()
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure as text
+        out["stt_error"] = str(exc)
+    if load:
+        try:
+            from assistant.voice.tts import Synthesizer
+
+            with Synthesizer(voice.tts_voice, voice.tts_rate) as synth:
+                out["tts_voice"] = synth.voice or "system default"
+        except Exception as exc:  # noqa: BLE001
+            out["tts_error"] = str(exc)
+    try:
+        from assistant.voice.devices import list_devices
+
+        devices = list_devices()
+        out["microphones"] = [d["name"] for d in devices if d["inputs"]] or "none found"
+        out["speakers"] = [d["name"] for d in devices if d["outputs"]] or "none found"
+    except Exception as exc:  # noqa: BLE001
+        out["sound_devices"] = str(exc)
     return out
 
 

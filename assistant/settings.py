@@ -138,7 +138,8 @@ class VoiceSettings(BaseModel):
                           "(.en) need 'en'.")
     vad: bool = Field(True, description="Trim silence with voice-activity detection before transcribing.")
     tts_voice: str = Field("", description="Voice of the speech synthesizer (an id or name from "
-                           "`biseo say --list-voices`); empty uses the system default.")
+                           "`biseo say --list-voices`), with an espeak-ng variant after '+' (en-us+m5); empty uses the "
+                           "system default (with espeak-ng: en-us+m5, the clearest measured).")
     tts_rate: int = Field(175, ge=60, le=400, description="Speaking rate in words per minute.")
     speak_replies: bool = Field(True, description="Speak the assistant's replies to voice commands.")
     input_device: str = Field("", description="Microphone (a name or number from `biseo voice --list-devices`); "

@@ -10,6 +10,12 @@ from typing import Any, Iterator
 
 import pytest
 
+# pydantic must be fully imported before any test module: pytest-qt has imported PySide6, whose import hook
+# inspects every new module, and inspecting one of pydantic's lazily loaded modules mid-import is circular.
+import pydantic.errors  # noqa: F401,E402
+import pydantic.fields  # noqa: F401,E402
+import pydantic._internal._validators  # noqa: F401,E402
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 

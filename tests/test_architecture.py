@@ -28,6 +28,7 @@ def test_import_contracts_are_kept():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "The core never imports Qt KEPT" in proc.stdout
     assert "Built-in plugins use only the public plugin API KEPT" in proc.stdout
+    assert "The core never imports the desktop app KEPT" in proc.stdout
 
 
 def test_import_contracts_catch_a_violation(tmp_path):

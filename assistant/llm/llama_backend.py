@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -15,6 +16,37 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from assistant.cancel import CancelToken  # noqa: E402
 from assistant.llm.base import BackendInfo, LLMError, Usage  # noqa: E402
 from assistant.llm.template import ChatTemplate, flatten_tool_messages, supports_tool_messages  # noqa: E402
+
+
+_llama_log = logging.getLogger("biseo.llama_cpp")
+_QUIETED: list[Any] = []  # keeps the C callback alive for as long as the process runs
+
+
+def _quiet_llama_cpp(llama_cpp) -> None:
+    """Send llama.cpp's own log and llama-cpp-python's prints to Python logging (debug), not to the terminal."""
+    if _QUIETED:
+        return
+    import ctypes
+
+    import llama_cpp._internals as internals
+    import llama_cpp.llama as llama_module
+
+    @llama_cpp.llama_log_callback
+    def to_log(level: int, text: bytes, user_data) -> None:
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation; loading chatters at info and warn.
+            _llama_log.log(logging.WARNING if level == 4 else logging.DEBUG, "%s", message)
+
+    llama_cpp.llama_log_set(to_log, ctypes.c_void_p(0))
+    _QUIETED.append(to_log)
+
+    def quiet_print(*args: Any, **_kwargs: Any) -> None:
+        _llama_log.debug("%s", " ".join(str(a) for a in args))
+
+    # Shadows print() in those two modules only (their load-time "Model metadata" and chat-format notes).
+    llama_module.print = quiet_print
+    internals.print = quiet_print
 
 
 def default_threads() -> int:
@@ -82,12 +114,20 @@ class LlamaCppBackend:
         self._lock = threading.Lock()
         self._router_lock = threading.Lock()
         self._router_llm = None
+        self._closed = False
         self._grammars: dict[str, Any] = {}
 
     def _load(self, n_gpu_layers: int, n_ctx: int):
-        return self._llama_cpp.Llama(
+        _quiet_llama_cpp(self._llama_cpp)
+        # verbose=True only so that llama-cpp-python does not silence output by pointing the process's stdout
+        # and stderr (file descriptors 1 and 2) at /dev/null while it loads: done from a warm-up thread, that
+        # swallowed everything the rest of the program printed meanwhile (a voice command's JSON lines, the chat
+        # banner). Its messages go to the log instead (_quiet_llama_cpp).
+        llm = self._llama_cpp.Llama(
             model_path=str(self.path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=self.n_threads,
-            n_threads_batch=self.n_threads, seed=self.seed, verbose=False)
+            n_threads_batch=self.n_threads, seed=self.seed, verbose=True)
+        llm.verbose = False  # no per-generation timing and cache messages
+        return llm
 
     def _token_text(self, token: int) -> str:
         try:
@@ -173,8 +213,10 @@ class LlamaCppBackend:
         if json_schema:
             self._grammar(json_schema)
         llm = self._router() if purpose == "router" else self.llm
-        tokens = self.tokenize(self.render(messages))
         with self._lock:
+            if self._closed:  # closed while warming up (the app quit early): nothing to warm
+                return
+            tokens = self.tokenize(self.render(messages))
             if _common_prefix(llm._input_ids, tokens) >= len(tokens) - 1:
                 return
             # One greedy token evaluates (and caches) the whole prompt; the next prompt reuses the prefix.
@@ -190,13 +232,17 @@ class LlamaCppBackend:
         # Under a lock: the warm-up thread and the first turn may both ask for it at once, and a second
         # context replacing the first while one thread decodes on it crashes the process.
         with self._router_lock:
+            if self._closed:
+                raise LLMError("the model was closed")
             if self._router_llm is None:
                 self._router_llm = self._load(self.n_gpu_layers, self.llm.n_ctx())
             return self._router_llm
 
     def close(self) -> None:
-        # Under the lock: freeing a context another thread is decoding on would crash the process.
-        with self._lock:
+        # Under both locks: freeing a context another thread is decoding on, or that a warm-up thread is still
+        # creating, would crash the process.
+        with self._router_lock, self._lock:
+            self._closed = True
             for attr in ("_router_llm", "llm"):
                 llm = getattr(self, attr, None)
                 if llm is not None:

@@ -81,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         microphone = Microphone(_settings().voice.input_device)  # no microphone: a plain error, nothing started
 
     assistant = Assistant()
+    assistant.warm_up_in_background()  # the model loads while the command is being transcribed
     settings = assistant.settings.voice
     speak = not args.no_speak
     if args.output or not speak:
@@ -130,7 +131,7 @@ def _push_to_talk_file(pipeline, audio, answer_audio, cid, auto_yes) -> Iterable
     from assistant.voice.sources import RecordingSource
 
     ended = time.monotonic()
-    heard = pipeline.hear(audio)
+    heard = pipeline.hear(audio, hotwords=pipeline.assistant.settings.chat.assistant_name)
     yield heard
     if not heard.text:
         yield Ignored(text="", reason="no speech was recognised in the recording")
@@ -189,7 +190,7 @@ def _push_to_talk_terminal(pipeline, microphone, cid, args, out) -> bool:
         ended_input = keys.get() is None
         audio = talk.release()
         ended = time.monotonic()
-        heard = pipeline.hear(audio)
+        heard = pipeline.hear(audio, hotwords=pipeline.assistant.settings.chat.assistant_name)
         if heard.text:
             done = threading.Event()
 

@@ -253,7 +253,7 @@ def find_voice(voices: list[VoiceInfo], wanted: str) -> VoiceInfo | None:
 
 
 # espeak-ng's default (British English, its plain variant) was the hardest to understand when measured: Whisper
-# tiny.en heard it with a 0.55 word error rate on ten reply-like sentences; US English with variant m5 scored
+# tiny.en heard it with a 0.55 word error rate on eight reply-like sentences; US English with variant m5 scored
 # 0.26, the best of the 52 voice/rate pairs tried (bench notes in docs/voice.md).
 ESPEAK_DEFAULT = "en-us+m5"
 

@@ -342,3 +342,24 @@ def test_warm_up_racing_the_first_turn_shares_one_router_context(smollm_gguf):
         _valid_decision(decision, specs)
     finally:
         backend.close()
+
+
+def test_loading_in_the_background_does_not_silence_the_program(smollm_gguf, capfd):
+    # llama-cpp-python's quiet mode points the process's stdout/stderr at /dev/null while it loads: from a
+    # warm-up thread that swallowed a voice command's JSON lines and the chat banner.
+    import threading
+
+    from assistant.llm.llama_backend import LlamaCppBackend
+
+    loaded: list = []
+    thread = threading.Thread(target=lambda: loaded.append(LlamaCppBackend(smollm_gguf, n_ctx=512)))
+    thread.start()
+    lines = 0
+    while thread.is_alive():
+        print(f"still here {lines}", flush=True)
+        lines += 1
+    thread.join()
+    out = capfd.readouterr().out
+    assert all(f"still here {i}" in out for i in range(lines))
+    assert "llama_model_loader" not in out  # llama.cpp's own chatter goes to the log, not the terminal
+    loaded[0].close()
