@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_memory(sub)
     register_docs(sub)
+    from assistant.feedback.cli import register as register_feedback
+
+    register_feedback(sub)
     from assistant.voice.cli import register as register_voice
     from assistant.voice.cli_say import register as register_say
     from assistant.voice.cli_transcribe import register as register_transcribe
