@@ -12,9 +12,10 @@ from assistant.api import ToolContext
 from assistant.cancel import CancelToken
 from assistant.events import Event
 from assistant.extensions.manager import PluginManager
-from assistant.history.store import HistoryStore
+from assistant.history.store import ConversationNotFound, HistoryStore, MessageNotFound
 from assistant.llm.base import ChatBackend, LLMError
 from assistant.paths import Paths, resolve_paths
+from assistant.personas import PersonaStore
 from assistant.settings import Settings, load_settings
 from assistant.tools.executor import ToolExecutor
 
@@ -41,6 +42,12 @@ class Assistant:
         self._backend = backend
         self._backend_error: str | None = None
         self._load_lock = threading.Lock()
+        self._feedback = None  # opened on first use (see `feedback`)
+        self._feedback_lock = threading.Lock()
+        # Personas live in the data folder; conversations store a persona's name and follow its renames.
+        self.personas = PersonaStore(self.paths.data_dir / "personas.json",
+                                     builtin_prompt=lambda: self.settings.chat.system_prompt,
+                                     on_rename=self.store.rename_persona)
         self.agent = Agent(backend=self.backend, store=self.store, registry=self.registry,
                            executor=self.executor, config=self.loop_config(), tool_context=self._tool_context)
         # Memory and documents add context providers and after-turn hooks to the agent, and services
@@ -88,14 +95,97 @@ class Assistant:
         return self._backend is not None
 
     # chat
-    def new_conversation(self, title: str = "New conversation") -> str:
-        return self.store.create_conversation(title)
+    def new_conversation(self, title: str = "New conversation", *, persona: str | None = None) -> str:
+        """A new conversation with `persona` (default: the default persona); ValueError for an unknown one."""
+        name = self._persona_name(persona) if persona else self.personas.default_name
+        return self.store.create_conversation(title, persona=name)
 
     def chat(self, text: str, conversation_id: str | None = None, *,
-             cancel: CancelToken | None = None) -> Iterator[Event]:
-        """Run one turn in a conversation (a new one when none is given), yielding its events."""
-        cid = conversation_id or self.new_conversation()
-        return self.agent.run(cid, text, cancel=cancel)
+             cancel: CancelToken | None = None, persona: str | None = None) -> Iterator[Event]:
+        """Run one turn in a conversation (a new one when none is given), yielding its events.
+
+        `persona` switches the conversation to that persona from this turn on.
+        """
+        if conversation_id is None:
+            cid = self.new_conversation(persona=persona)
+        else:
+            cid = conversation_id
+            if persona:
+                self.set_persona(cid, persona)
+        return self.agent.run(cid, text, cancel=cancel, system_prompt=self._system_prompt(cid))
+
+    # personas
+    def set_persona(self, conversation_id: str, name: str) -> None:
+        """Make a conversation talk to persona `name` from its next turn on (ValueError if unknown)."""
+        self.store.set_persona(conversation_id, self._persona_name(name))
+
+    def persona_of(self, conversation_id: str) -> str:
+        """The name of the persona a conversation talks to (the default one if its own was deleted)."""
+        try:
+            stored = self.store.get_conversation(conversation_id).persona
+        except ConversationNotFound:
+            stored = None
+        persona = self.personas.get(stored) if stored else None
+        return persona.name if persona else self.personas.default_name
+
+    def _persona_name(self, name: str) -> str:
+        persona = self.personas.get(name)
+        if persona is None:
+            raise ValueError(f"There is no persona called {name!r}.")
+        return persona.name
+
+    def _system_prompt(self, conversation_id: str) -> str:
+        # The same persona gives the same text every turn, so the model's prompt cache keeps holding.
+        persona = self.personas.get(self.persona_of(conversation_id))
+        return persona.system_prompt if persona else self.settings.chat.system_prompt
+
+    # regenerate and edit
+    def regenerate(self, conversation_id: str, cancel: CancelToken | None = None) -> Iterator[Event]:
+        """Answer the last user message again; the old answer is kept in history but hidden (superseded)."""
+        last = next((m for m in reversed(self.store.messages(conversation_id)) if m.role == "user"), None)
+        if last is None:
+            self._check_conversation(conversation_id)
+            raise ValueError("There is no message to answer again in this conversation.")
+        return self._resend(conversation_id, last.id, last.content, cancel)
+
+    def edit_and_resend(self, conversation_id: str, message_id: str, new_text: str,
+                        cancel: CancelToken | None = None) -> Iterator[Event]:
+        """Replace one of the user's messages: it and everything after it are hidden, the new text runs."""
+        try:
+            message = self.store.get_message(message_id)
+        except MessageNotFound:
+            raise ValueError("That message does not exist (it may have been deleted).") from None
+        if message.conversation_id != conversation_id:
+            raise ValueError("That message belongs to another conversation.")
+        if message.role != "user":
+            raise ValueError("Only your own messages can be edited.")
+        if message.superseded:
+            raise ValueError("That message was already replaced by a newer one.")
+        if not new_text.strip():
+            raise ValueError("The edited message is empty.")
+        return self._resend(conversation_id, message.id, new_text, cancel)
+
+    def _resend(self, cid: str, message_id: str, text: str, cancel: CancelToken | None) -> Iterator[Event]:
+        # Hiding happens when the caller starts the turn, so an iterator never started hides nothing.
+        self.store.supersede_from(cid, message_id)
+        yield from self.agent.run(cid, text, cancel=cancel, system_prompt=self._system_prompt(cid))
+
+    def _check_conversation(self, cid: str) -> None:
+        try:
+            self.store.get_conversation(cid)
+        except ConversationNotFound:
+            raise ValueError("That conversation does not exist (it may have been deleted).") from None
+
+    # feedback
+    @property
+    def feedback(self):
+        """The FeedbackStore (feedback.db in the data folder), opened on first use."""
+        with self._feedback_lock:
+            if self._feedback is None:
+                from assistant.feedback.store import FeedbackStore
+
+                self._feedback = FeedbackStore(self.paths.data_dir / "feedback.db", history=self.store)
+            return self._feedback
 
     def _tool_context(self, tool_name: str, call_id: str, cancel: CancelToken) -> ToolContext:
         spec = self.registry.get(tool_name)
@@ -111,7 +201,7 @@ class Assistant:
             if self._backend is not None:
                 self._backend.close()
                 self._backend = None
-        for service in (self.documents, self.memory):
+        for service in (self.documents, self.memory, self._feedback):
             if service is not None:
                 service.close()
         self.store.close()

@@ -71,9 +71,14 @@ class Agent:
         self.context_providers = context_providers if context_providers is not None else []
         self.after_turn = after_turn if after_turn is not None else []
 
-    def run(self, conversation_id: str, text: str, *, cancel: CancelToken | None = None) -> Iterator[Event]:
-        """Yield the events of one turn; never raises for model, tool or input faults."""
+    def run(self, conversation_id: str, text: str, *, cancel: CancelToken | None = None,
+            system_prompt: str | None = None) -> Iterator[Event]:
+        """Yield the events of one turn; never raises for model, tool or input faults.
+
+        `system_prompt` replaces the configured persona for this turn (the conversation's persona).
+        """
         cancel = cancel or CancelToken()
+        persona = self.config.persona if system_prompt is None else system_prompt
         text = clean_text(text).strip()
         if not text:
             yield ErrorEvent("The message is empty.", kind="input", conversation_id=conversation_id)
@@ -100,7 +105,7 @@ class Agent:
 
             def fitted() -> list[dict[str, Any]]:
                 current = [{"role": "user", "content": user_text(text, context, exchanges)}]
-                msgs, _ = fit_messages(self.config.persona, history, current, count=backend.count_tokens,
+                msgs, _ = fit_messages(persona, history, current, count=backend.count_tokens,
                                        budget=budget)
                 return msgs
 

@@ -1,4 +1,7 @@
-"""Chat history in SQLite (WAL, synchronous FULL): conversations, turns, messages, tool calls."""
+"""Chat history in SQLite (WAL, synchronous FULL): conversations, turns, messages, tool calls.
+
+Regenerated or edited turns are never deleted: they are marked superseded and hidden by default.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     title TEXT NOT NULL,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    persona TEXT
 );
 CREATE TABLE IF NOT EXISTS turns (
     id TEXT PRIMARY KEY,
@@ -26,7 +30,8 @@ CREATE TABLE IF NOT EXISTS turns (
     error TEXT NOT NULL DEFAULT '',
     usage TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    superseded_at REAL
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,6 +53,12 @@ CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id,
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, created_at);
 """
 
+# Columns added after the first release: (table, column, declaration). Older databases get them in place.
+MIGRATIONS = [
+    ("conversations", "persona", "TEXT"),
+    ("turns", "superseded_at", "REAL"),
+]
+
 
 @dataclass
 class Conversation:
@@ -58,6 +69,7 @@ class Conversation:
     created_at: float
     updated_at: float
     message_count: int = 0
+    persona: str | None = None  # the persona's name; None means the default persona
 
 
 @dataclass
@@ -78,10 +90,15 @@ class Message:
     created_at: float
     turn_status: str = "done"
     meta: dict[str, Any] = field(default_factory=dict)
+    superseded: bool = False  # replaced by a regenerated answer or an edited message; hidden by default
 
 
 class ConversationNotFound(KeyError):
     """No conversation has that id (or id prefix)."""
+
+
+class MessageNotFound(KeyError):
+    """No message has that id (or id prefix)."""
 
 
 class HistoryStore:
@@ -99,10 +116,19 @@ class HistoryStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             self._db.executescript(SCHEMA)  # executescript manages its own transaction
+        self._migrate()
         self._recover_open_turns()
 
     def _tx(self):
         return _Transaction(self._db, self._lock)
+
+    def _migrate(self) -> None:
+        """Add the columns newer versions need to a database made by an older one (data kept as is)."""
+        with self._tx():  # BEGIN IMMEDIATE: two processes opening an old database do not both add a column
+            for table, column, decl in MIGRATIONS:
+                have = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def _recover_open_turns(self) -> None:
         """Turns left open by a crash are marked as errors, so they are shown but never replayed."""
@@ -111,13 +137,25 @@ class HistoryStore:
                              "during this turn)', finished_at=? WHERE status='open'", (time.time(),))
 
     # conversations
-    def create_conversation(self, title: str = "New conversation") -> str:
+    def create_conversation(self, title: str = "New conversation", persona: str | None = None) -> str:
         cid = uuid.uuid4().hex
         now = time.time()
         with self._tx():
-            self._db.execute("INSERT INTO conversations(id, title, created_at, updated_at) VALUES (?,?,?,?)",
-                             (cid, title, now, now))
+            self._db.execute("INSERT INTO conversations(id, title, created_at, updated_at, persona) "
+                             "VALUES (?,?,?,?,?)", (cid, title, now, now, persona))
         return cid
+
+    def set_persona(self, cid: str, persona: str | None) -> None:
+        """Record which persona a conversation talks to (None: the default one)."""
+        with self._tx():
+            cur = self._db.execute("UPDATE conversations SET persona=? WHERE id=?", (persona, cid))
+        if cur.rowcount == 0:
+            raise ConversationNotFound(cid)
+
+    def rename_persona(self, old: str, new: str | None) -> int:
+        """Point every conversation of persona `old` at `new` (None: back to the default); returns how many."""
+        with self._tx():
+            return self._db.execute("UPDATE conversations SET persona=? WHERE persona=?", (new, old)).rowcount
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """Accept a full id or a unique prefix of at least 4 characters."""
@@ -129,27 +167,31 @@ class HistoryStore:
         return rows[0]["id"]
 
     def list_conversations(self, search: str | None = None, limit: int = 200) -> list[Conversation]:
-        sql = ("SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id=c.id AND "
-               "m.role IN ('user','assistant')) AS n FROM conversations c")
+        sql = ("SELECT c.*, (SELECT COUNT(*) FROM messages m JOIN turns t ON t.id=m.turn_id WHERE "
+               "m.conversation_id=c.id AND t.superseded_at IS NULL AND m.role IN ('user','assistant')) AS n "
+               "FROM conversations c")
         args: list[Any] = []
         if search:
             # The user's text is matched literally: '%' and '_' are not wildcards.
             literal = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            sql += (" WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE "
-                    "m.conversation_id=c.id AND m.content LIKE ? ESCAPE '\\')")
+            sql += (" WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m JOIN turns t ON "
+                    "t.id=m.turn_id WHERE m.conversation_id=c.id AND t.superseded_at IS NULL AND "
+                    "m.content LIKE ? ESCAPE '\\')")  # hidden (superseded) text is not matched
             args += [f"%{literal}%", f"%{literal}%"]
         sql += " ORDER BY c.updated_at DESC LIMIT ?"
         args.append(limit)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [Conversation(r["id"], r["title"], r["created_at"], r["updated_at"], r["n"]) for r in rows]
+        return [Conversation(r["id"], r["title"], r["created_at"], r["updated_at"], r["n"], r["persona"])
+                for r in rows]
 
     def get_conversation(self, cid: str) -> Conversation:
         with self._lock:
             row = self._db.execute("SELECT * FROM conversations WHERE id=?", (cid,)).fetchone()
         if row is None:
             raise ConversationNotFound(cid)
-        return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"])
+        return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"],
+                            persona=row["persona"])
 
     def rename_conversation(self, cid: str, title: str) -> None:
         with self._tx():
@@ -203,21 +245,62 @@ class HistoryStore:
             self._db.execute("UPDATE turns SET status=?, error=?, usage=?, finished_at=? WHERE id=?",
                              (status, error, json.dumps(usage or {}), time.time(), tid))
 
-    def messages(self, cid: str, *, completed_only: bool = False) -> list[Message]:
-        """Messages in order; `completed_only` keeps turns that finished (what the model is shown)."""
-        sql = ("SELECT m.*, t.status AS turn_status FROM messages m JOIN turns t ON t.id=m.turn_id "
-               "WHERE m.conversation_id=?")
+    def messages(self, cid: str, *, completed_only: bool = False,
+                 include_superseded: bool = False) -> list[Message]:
+        """Messages in order; `completed_only` keeps turns that finished (what the model is shown).
+
+        Superseded turns (regenerated or edited away) are left out unless `include_superseded`.
+        """
+        sql = _MESSAGE_SELECT + " WHERE m.conversation_id=?"
         if completed_only:
             sql += " AND t.status='done'"
+        if not include_superseded:
+            sql += " AND t.superseded_at IS NULL"
         sql += " ORDER BY m.seq"
         with self._lock:
             rows = self._db.execute(sql, (cid,)).fetchall()
-        return [Message(id=r["id"], conversation_id=r["conversation_id"], turn_id=r["turn_id"], role=r["role"],
-                        content=r["content"], raw=r["raw"], context=r["context"], tool_name=r["tool_name"],
-                        tool_args=json.loads(r["tool_args"]) if r["tool_args"] else None,
-                        tool_call_id=r["tool_call_id"], ok=None if r["ok"] is None else bool(r["ok"]),
-                        created_at=r["created_at"], turn_status=r["turn_status"],
-                        meta=json.loads(r["meta"] or "{}")) for r in rows]
+        return [_message(r) for r in rows]
+
+    def get_message(self, message_id: str) -> Message:
+        """One message by id (superseded ones too); raises MessageNotFound."""
+        with self._lock:
+            row = self._db.execute(_MESSAGE_SELECT + " WHERE m.id=?", (message_id,)).fetchone()
+        if row is None:
+            raise MessageNotFound(message_id)
+        return _message(row)
+
+    def resolve_message_id(self, id_or_prefix: str) -> str:
+        """Accept a full message id or a unique prefix of at least 4 characters."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM messages WHERE id LIKE ? LIMIT 2",
+                                    (id_or_prefix.replace("%", "").replace("_", "") + "%",)).fetchall()
+        if len(id_or_prefix) < 4 or len(rows) != 1:
+            raise MessageNotFound(f"no single message matches {id_or_prefix!r}")
+        return rows[0]["id"]
+
+    def prompt_for(self, message_id: str) -> str:
+        """The user's message that a message answers (the user message of its turn), or ''."""
+        with self._lock:
+            row = self._db.execute("SELECT u.content FROM messages a JOIN messages u ON u.turn_id=a.turn_id "
+                                   "AND u.role='user' WHERE a.id=? ORDER BY u.seq LIMIT 1",
+                                   (message_id,)).fetchone()
+        return row["content"] if row else ""
+
+    def supersede_from(self, cid: str, message_id: str) -> int:
+        """Hide the turn holding `message_id` and every later turn of the conversation; returns how many."""
+        now = time.time()
+        with self._tx():
+            row = self._db.execute("SELECT MIN(s.seq) AS start FROM messages m JOIN messages s "
+                                   "ON s.turn_id=m.turn_id WHERE m.id=? AND m.conversation_id=?",
+                                   (message_id, cid)).fetchone()
+            if row is None or row["start"] is None:
+                raise MessageNotFound(message_id)
+            cur = self._db.execute(
+                "UPDATE turns SET superseded_at=? WHERE superseded_at IS NULL AND id IN "
+                "(SELECT DISTINCT turn_id FROM messages WHERE conversation_id=? AND seq>=?)",
+                (now, cid, row["start"]))
+            self._db.execute("UPDATE conversations SET updated_at=? WHERE id=?", (now, cid))
+        return cur.rowcount
 
     def turn_status(self, tid: str) -> str:
         with self._lock:
@@ -227,6 +310,19 @@ class HistoryStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_MESSAGE_SELECT = ("SELECT m.*, t.status AS turn_status, t.superseded_at AS superseded_at "
+                   "FROM messages m JOIN turns t ON t.id=m.turn_id")
+
+
+def _message(r: sqlite3.Row) -> Message:
+    return Message(id=r["id"], conversation_id=r["conversation_id"], turn_id=r["turn_id"], role=r["role"],
+                   content=r["content"], raw=r["raw"], context=r["context"], tool_name=r["tool_name"],
+                   tool_args=json.loads(r["tool_args"]) if r["tool_args"] else None,
+                   tool_call_id=r["tool_call_id"], ok=None if r["ok"] is None else bool(r["ok"]),
+                   created_at=r["created_at"], turn_status=r["turn_status"],
+                   meta=json.loads(r["meta"] or "{}"), superseded=r["superseded_at"] is not None)
 
 
 class _Transaction:

@@ -1,0 +1,1 @@
+"""The chat: conversation list, transcript, messages, tool cards, citations and the composer."""

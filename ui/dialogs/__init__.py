@@ -1,0 +1,1 @@
+"""Dialogs: tool approval, crash report, error details, small questions, corrections, quick ask."""
