@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 from ui.panels import common
 from ui.panels.common import Panel, button, empty_state, when
 
-EMPTY = ("No feedback yet.\n\nUse 👍 / 👎 under an answer in the chat to rate it, or “Correct…” to write what it "
+EMPTY = ("No feedback yet.\n\nUse the thumbs up / down buttons under an answer in the chat to rate it, or “Correct this” to write what it "
          "should have said. Your feedback stays on this computer; Export saves it to a file you choose.")
 KINDS = [("All feedback", None), ("Ratings", "rating"), ("Corrections", "correction")]
 
@@ -42,14 +43,16 @@ def describe(entry: Any) -> tuple[str, str, str, str]:
     if kind == "correction" or (correction and rating is None):
         what = f"✎ Correction: {correction}"
     elif isinstance(rating, (int, float)):
-        what = "👍 Good answer" if rating > 0 else "👎 Bad answer"
+        # Words, not emoji: many Linux desktops have no emoji font and show a box.
+        what = "Good answer (thumbs up)" if rating > 0 else "Bad answer (thumbs down)"
     else:
         what = str(rating or kind or "feedback")
     comment = pick(entry, "comment", "reason", "note", default="")
     if comment and kind != "correction":
         what += f" — {comment}"
-    answer = " ".join(str(pick(entry, "answer", "answer_text", "assistant_text", "response", "message_text",
+    answer = " ".join(str(pick(entry, "original", "answer", "answer_text", "assistant_text", "response", "message_text",
                                default="")).split())
+    answer = re.sub(r"[*_`#]+", "", answer)  # a one-line preview: Markdown marks would only clutter it
     cid = str(pick(entry, "conversation_id", default=""))
     where = f"conversation {cid[:8]}" if cid else ""
     return what, answer, when(pick(entry, "created_at", "at", "timestamp", default=None)), where

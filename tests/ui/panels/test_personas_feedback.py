@@ -118,7 +118,7 @@ def test_feedback_lists_a_rating_and_a_correction_and_exports(qtbot, services, c
     qtbot.addWidget(panel)
     panel.refresh()
     idle(panel)
-    assert panel.stack.currentWidget() is panel.empty and "👍" in panel.empty.text()
+    assert panel.stack.currentWidget() is panel.empty and "thumbs up" in panel.empty.text()
 
     cid = core.new_conversation()
     if isinstance(core.feedback, StandInFeedbackStore):
@@ -140,7 +140,7 @@ def test_feedback_lists_a_rating_and_a_correction_and_exports(qtbot, services, c
     panel.refresh()
     idle(panel)
     texts = [panel.list.topLevelItem(i).text(0) for i in range(panel.list.topLevelItemCount())]
-    assert "👍 Good answer" in texts
+    assert "Good answer (thumbs up)" in texts
     assert "✎ Correction: The capital of Australia is Canberra." in texts
     assert panel.count.text() == "2 items"
 
