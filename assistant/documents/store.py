@@ -13,6 +13,7 @@ from typing import Any, Iterator, Sequence
 from assistant.documents.chunking import Chunk
 from assistant.documents.parsers import Table
 from assistant.documents.tables import store_table
+from assistant.sqlite_tx import Transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -93,7 +94,7 @@ class DocumentStore:
             self._db.close()
 
     def _tx(self):
-        return _Transaction(self._db, self._lock)
+        return Transaction(self._db, self._lock)
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -258,19 +259,3 @@ def _file_row(r: sqlite3.Row) -> FileRow:
                    r["error"], r["warning"], r["kind"], r["chunk_count"])
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the store's lock; rolled back on any error."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()

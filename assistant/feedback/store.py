@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from assistant.sqlite_tx import Transaction
+
 KINDS = ("rating", "correction", "conversation")
 
 SCHEMA = """
@@ -279,7 +281,7 @@ class FeedbackStore:
         return self.get(fid)
 
     def _tx(self):
-        return _Transaction(self._db, self._lock)
+        return Transaction(self._db, self._lock)
 
 
 def _feedback(r: sqlite3.Row) -> Feedback:
@@ -301,18 +303,3 @@ def _summary(rows: list[sqlite3.Row]) -> dict[str, Any] | None:
     return out
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the store's lock; rolls back on error."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()

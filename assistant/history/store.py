@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.sqlite_tx import Transaction
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
@@ -120,7 +122,7 @@ class HistoryStore:
         self._recover_open_turns()
 
     def _tx(self):
-        return _Transaction(self._db, self._lock)
+        return Transaction(self._db, self._lock)
 
     def _migrate(self) -> None:
         """Add the columns newer versions need to a database made by an older one (data kept as is)."""
@@ -323,23 +325,6 @@ def _message(r: sqlite3.Row) -> Message:
                    tool_call_id=r["tool_call_id"], ok=None if r["ok"] is None else bool(r["ok"]),
                    created_at=r["created_at"], turn_status=r["turn_status"],
                    meta=json.loads(r["meta"] or "{}"), superseded=r["superseded_at"] is not None)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the store's lock; rolls back on error."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()
 
 
 def _title_from(text: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from assistant.sqlite_tx import Transaction
 from assistant.text import clean_text
 
 SCHEMA = """
@@ -177,8 +178,8 @@ class MemoryStore:
         with self._lock:
             self._db.close()
 
-    def _tx(self) -> "_Transaction":
-        return _Transaction(self._db, self._lock)
+    def _tx(self) -> "Transaction":
+        return Transaction(self._db, self._lock)
 
     # reads
     def get(self, memory_id: str) -> Memory:
@@ -401,22 +402,3 @@ def _memory(row: sqlite3.Row) -> Memory:
                   row["created_at"], row["updated_at"], row["version"])
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the store's lock; rolls back on any error."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db, self._lock = db, lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        finally:
-            self._lock.release()
