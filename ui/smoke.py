@@ -13,6 +13,59 @@ QUESTION = "What is 12345 * 6789?"
 EXPECTED = "83810205"
 
 
+def component_checks(assistant) -> dict[str, str]:
+    """Load what the app loads later (memory search, speech models, time zones): "ok" or the error, each."""
+    checks: dict[str, str] = {}
+
+    def check(name, fn) -> None:
+        try:
+            fn()
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: every check runs
+            checks[name] = f"{type(exc).__name__}: {exc}"
+
+    def memory() -> None:
+        # Embedding model (onnxruntime, tokenizers, the vocabulary) and the Chroma index (Rust bindings, SQL).
+        # A throwaway memory folder: a smoke test run in someone's real home must not add to their memories.
+        import tempfile
+
+        from assistant.memory.service import MemoryService
+
+        with tempfile.TemporaryDirectory(prefix="biseo-smoke-memory-") as folder:
+            service = MemoryService(Path(folder), assistant.settings, paths=assistant.paths)
+            try:
+                service.add("My favourite colour is teal.")
+                if not service.search("favourite colour"):
+                    raise RuntimeError("memory search found nothing")
+            finally:
+                service.close()
+
+    def speech_to_text() -> None:
+        import numpy as np
+
+        from assistant.voice.stt import Transcriber
+
+        model = Transcriber(assistant.settings.voice, assistant.paths).load()._model
+        list(model.transcribe(np.zeros(16000, dtype=np.float32), language="en")[0])
+
+    def voice_activity() -> None:
+        import numpy as np
+
+        from assistant.voice.vad import StreamingVad
+
+        StreamingVad().frame_probability(np.zeros(512, dtype=np.float32))
+
+    def time_zones() -> None:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo("Asia/Seoul")
+
+    for name, fn in (("memory", memory), ("speech_to_text", speech_to_text), ("voice_activity", voice_activity),
+                     ("time_zones", time_zones)):
+        check(name, fn)
+    return checks
+
+
 def _emit(result: dict, out: str | None) -> None:
     """One JSON line on stdout (absent in a windowed Windows build) and, when asked, in a file."""
     line = json.dumps(result, ensure_ascii=False)
@@ -23,10 +76,11 @@ def _emit(result: dict, out: str | None) -> None:
 
 
 def run(question: str = QUESTION, expected: str = EXPECTED, timeout_s: float = 900.0,
-        out: str | None = None, services=None) -> int:
+        out: str | None = None, services=None, checks: bool = True) -> int:
     """Open the main window as ui.app does, ask `question` in the chat once the model is ready; 0 if it answered.
 
-    `services` replaces the real ui.services.Services (tests pass one over a fake backend).
+    `services` replaces the real ui.services.Services (tests pass one over a fake backend); `checks` also
+    loads the memory, speech and time-zone parts after the answer (component_checks).
     """
     t0 = time.perf_counter()
     # Offscreen unless the caller chose a platform: a smoke test needs no display.
@@ -41,7 +95,7 @@ def run(question: str = QUESTION, expected: str = EXPECTED, timeout_s: float = 9
     services = services if services is not None else Services()
     window = MainWindow(services)
     result: dict = {"visible_s": None, "ready_s": None, "answer_s": None, "answer": None, "ok": False,
-                    "error": None}
+                    "error": None, "visible": False}
     state: dict = {"turn": None, "final": None, "asked": False, "done": False}
 
     def finish(error: str | None = None) -> None:
@@ -51,9 +105,19 @@ def run(question: str = QUESTION, expected: str = EXPECTED, timeout_s: float = 9
         final, turn = state["final"], state["turn"]
         answer = final.text if final is not None else (turn.answer.text if turn and turn.answer else None)
         result.update(answer=answer, error=error,
-                      ok=error is None and final is not None and expected in (answer or "").replace(",", ""))
+                      ok=error is None and final is not None and result["visible"]
+                      and expected in (answer or "").replace(",", ""))
         if state["asked"]:
             result["answer_s"] = round(time.perf_counter() - t0, 3)
+        if result["ok"] and checks and services.assistant is not None:
+            services.run_in_background(component_checks, services.assistant, on_done=checked,
+                                       on_error=lambda exc: checked({"checks": f"{type(exc).__name__}: {exc}"}))
+        else:
+            app.quit()
+
+    def checked(outcome: dict) -> None:
+        result["checks"] = outcome
+        result["ok"] = result["ok"] and all(value == "ok" for value in outcome.values())
         app.quit()
 
     def on_event(event) -> None:
@@ -87,6 +151,7 @@ def run(question: str = QUESTION, expected: str = EXPECTED, timeout_s: float = 9
 
     def visible() -> None:
         result["visible_s"] = round(time.perf_counter() - t0, 3)
+        result["visible"] = window.isVisible()
         services.model_status.connect(on_status)
         services.start()  # as ui.app does once the window is on screen
 
@@ -96,11 +161,25 @@ def run(question: str = QUESTION, expected: str = EXPECTED, timeout_s: float = 9
     handle = window.windowHandle()
     if handle is not None and handle.isExposed() and not watch.done:
         watch.eventFilter(handle, QEvent(QEvent.Expose))
-    QTimer.singleShot(int(timeout_s * 1000), lambda: finish(f"no answer within {timeout_s:.0f} s"))
+
+    def no_expose() -> None:  # as ui.app: some platforms never send an expose event
+        if not watch.done:
+            watch.done = True
+            visible()
+
+    QTimer.singleShot(3000, no_expose)
+
+    def timed_out() -> None:
+        if not state["done"]:
+            finish(f"no answer within {timeout_s:.0f} s")
+        else:  # the answer came, the component checks did not finish
+            result.update(checks=result.get("checks") or {"all": f"not done within {timeout_s:.0f} s"}, ok=False)
+            app.quit()
+
+    QTimer.singleShot(int(timeout_s * 1000), timed_out)
     try:
         app.exec()
     finally:
-        result["visible"] = bool(window.isVisible()) or result["visible_s"] is not None
         services.shutdown()
     _emit(result, out)
     return 0 if result["ok"] else 1
@@ -112,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke-timeout", type=float, default=900.0, help="seconds to wait for the answer")
     parser.add_argument("--question", default=QUESTION)
     parser.add_argument("--expected", default=EXPECTED)
+    parser.add_argument("--no-checks", action="store_true", help="only the chat answer, no component checks")
     args, _ = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
-    return run(args.question, args.expected, args.smoke_timeout, args.smoke_out)
+    return run(args.question, args.expected, args.smoke_timeout, args.smoke_out, checks=not args.no_checks)
 
 
 if __name__ == "__main__":

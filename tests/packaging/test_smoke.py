@@ -45,7 +45,8 @@ def test_smoke_test_passes_when_the_chat_answers_the_product(services_over, tmp_
     from ui.smoke import run
 
     out = tmp_path / "smoke.json"
-    assert run(out=str(out), timeout_s=60, services=services_over("12345 * 6789 = 83,810,205.")) == 0
+    assert run(out=str(out), timeout_s=60, services=services_over("12345 * 6789 = 83,810,205."),
+               checks=False) == 0
     result = json.loads(out.read_text())
     assert result["ok"] is True and "83,810,205" in result["answer"]
     assert result["visible_s"] is not None and result["error"] is None
@@ -56,6 +57,6 @@ def test_smoke_test_fails_on_a_wrong_answer(services_over, tmp_path):
     from ui.smoke import run
 
     out = tmp_path / "smoke.json"
-    assert run(out=str(out), timeout_s=60, services=services_over("It is 42.")) == 1
+    assert run(out=str(out), timeout_s=60, services=services_over("It is 42."), checks=False) == 1
     result = json.loads(out.read_text())
     assert result["ok"] is False and result["answer"] == "It is 42."

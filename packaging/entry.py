@@ -1,0 +1,24 @@
+"""The frozen app's entry point: `--smoke-test` runs the smoke test, anything else opens the desktop app."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--smoke-test" in argv:
+        argv.remove("--smoke-test")
+        from ui.smoke import main as smoke
+
+        return smoke(argv)
+    from ui.app import main as app
+
+    return app(argv)
+
+
+if __name__ == "__main__":
+    # A frozen app re-runs itself for any multiprocessing child (a library may spawn one): let it act as that child.
+    multiprocessing.freeze_support()
+    sys.exit(main())
