@@ -10,11 +10,11 @@ for pkg in espeak-ng libespeak-ng1 libportaudio2 libgl1 libegl1 libxkbcommon0 li
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
 done
 [ -z "$missing" ] && exit 0
-echo "Installing system packages for voice:$missing"
+echo "Installing system packages for voice and the window:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 if ! { $SUDO apt-get install -y -q $missing >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q $missing >/dev/null; }; }; then
-    echo "warning: could not install$missing; voice will report what is missing (install them with apt)." >&2
+    echo "warning: could not install$missing; voice and the window will report what is missing (install them with apt)." >&2
 fi
 exit 0
