@@ -21,7 +21,7 @@ setup: system-deps $(VENV)/.installed
 system-deps:
 	@sh scripts/system-deps.sh
 
-setup-test: $(VENV)/.installed-test
+setup-test: system-deps $(VENV)/.installed-test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
