@@ -167,7 +167,7 @@ def run(question: str = QUESTION, expected: str = EXPECTED, timeout_s: float = 9
             watch.done = True
             visible()
 
-    QTimer.singleShot(3000, no_expose)
+    timers = [_one_shot(3000, no_expose)]
 
     def timed_out() -> None:
         if not state["done"]:
@@ -176,13 +176,27 @@ def run(question: str = QUESTION, expected: str = EXPECTED, timeout_s: float = 9
             result.update(checks=result.get("checks") or {"all": f"not done within {timeout_s:.0f} s"}, ok=False)
             app.quit()
 
-    QTimer.singleShot(int(timeout_s * 1000), timed_out)
+    timers.append(_one_shot(int(timeout_s * 1000), timed_out))
     try:
         app.exec()
     finally:
+        # A timer left pending would call app.quit() later, ending whatever event loop runs then (in a test
+        # session: the next test's waits).
+        for timer in timers:
+            timer.stop()
         services.shutdown()
     _emit(result, out)
     return 0 if result["ok"] else 1
+
+
+def _one_shot(ms: int, slot):
+    from PySide6.QtCore import QTimer  # imported late, as everywhere in this module: the core loads first
+
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(slot)
+    timer.start(ms)
+    return timer
 
 
 def main(argv: list[str] | None = None) -> int:
