@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import socket
@@ -119,8 +120,14 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def file_server(smollm2_path: Path):
     """A threaded HTTP server on 127.0.0.1 serving the real SmolLM2 GGUF."""
-    state = FileServer(smollm2_path)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    with serving(FileServer(smollm2_path), _Handler) as state:
+        yield state
+
+
+@contextlib.contextmanager
+def serving(state, handler):
+    """Serve `state` (its handler reads it as self.server.state) on a free loopback port; state.port is set."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     httpd.state = state  # type: ignore[attr-defined]
     state.port = httpd.server_address[1]

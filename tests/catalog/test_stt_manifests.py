@@ -6,9 +6,8 @@ import hashlib
 import json
 import re
 import shutil
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from assistant.catalog.resolver import (
     model_status,
     resolve_model,
 )
+from tests.catalog.conftest import serving
 
 STT_NAMES = {"whisper-tiny.en", "whisper-base.en", "whisper-small.en", "whisper-small"}
 WHISPER_FILES = ["model.bin", "config.json", "tokenizer.json", "vocabulary.txt"]
@@ -103,18 +103,8 @@ class _FolderHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def whisper_server():
     """The real tiny.en model files, served from the installed package over loopback HTTP."""
-    state = FolderServer(bundled_whisper())
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _FolderHandler)
-    httpd.daemon_threads = True
-    httpd.state = state  # type: ignore[attr-defined]
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(FolderServer(bundled_whisper()), _FolderHandler) as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_shipped_speech_manifests(catalog):
