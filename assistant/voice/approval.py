@@ -8,7 +8,7 @@ from typing import Any
 
 _YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "approve", "approved", "allow", "go", "do", "proceed",
         "confirm", "confirmed", "affirmative", "correct", "please"}
-_NO = {"no", "nope", "nah", "don't", "dont", "do not", "stop", "cancel", "deny", "denied", "never", "negative",
+_NO = {"no", "nope", "nah", "don't", "dont", "stop", "cancel", "deny", "denied", "never", "negative",
        "wait", "not"}
 _WORD = re.compile(r"[a-z']+")
 

@@ -35,6 +35,8 @@ class VoicePipeline:
         self._speech: SpeechQueue | None = None
         self.barged_in = threading.Event()
         self.awaiting_answer = False  # while listening for a yes/no, speech is an answer, not a barge-in
+        self._barge_reason = ""
+        self._advanced = 0.0  # seconds of speech already counted on a recording's clock (approval questions)
 
     # hearing
     def hear(self, audio: Audio, hotwords: str | None = None) -> Heard:
@@ -75,7 +77,7 @@ class VoicePipeline:
         with self._lock:
             self._cancel, self._speech = cancel, speech
         splitter = SentenceSplitter()
-        self._advanced = 0.0  # seconds of speech already counted on a recording's clock (approval questions)
+        self._advanced = 0.0
         first_token: float | None = None
         try:
             for event in self.assistant.chat(text, conversation_id, cancel=cancel):
@@ -106,7 +108,7 @@ class VoicePipeline:
             with self._lock:
                 self._cancel, self._speech = None, None
         if self.barged_in.is_set():
-            yield BargeIn(reason=getattr(self, "_barge_reason", "interrupted"))
+            yield BargeIn(reason=self._barge_reason)
         yield VoiceTiming(stt_s=round(stt_s, 3),
                           first_token_s=None if first_token is None else round(first_token, 3),
                           first_audio_s=None if speech is None or speech.first_audio_s is None
@@ -151,13 +153,12 @@ class VoicePipeline:
         yield ApprovalHeard(heard=heard, approved=approved)
 
     def _listen_for_answer(self, request: ApprovalRequested, source):
+        """The next utterance within the approval timeout (None: silence), or None as soon as a click answered."""
+        if not source.live:  # a recording: its own clock decides what falls within the timeout
+            return source.next(self.settings.approval_timeout_s)
         deadline = time.monotonic() + self.settings.approval_timeout_s
-        utterance = None
-        while utterance is None and not request.wait(0):
-            left = deadline - time.monotonic() if source.live else self.settings.approval_timeout_s
-            if left <= 0:
-                break
-            utterance = source.next(min(left, 0.25) if source.live else left)
-            if not source.live:
-                break
-        return utterance
+        while not request.wait(0) and (left := deadline - time.monotonic()) > 0:
+            utterance = source.next(min(left, 0.25))  # short waits, so a click is noticed quickly
+            if utterance is not None:
+                return utterance
+        return None
