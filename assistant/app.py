@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Iterator
 from assistant.agent.loop import Agent, LoopConfig
 from assistant.api import ToolContext
 from assistant.cancel import CancelToken
-from assistant.events import Event
+from assistant.events import Event, Status
 from assistant.extensions.manager import PluginManager
 from assistant.history.store import ConversationNotFound, HistoryStore, MessageNotFound
 from assistant.llm.base import ChatBackend, LLMError
@@ -80,6 +81,8 @@ class Assistant:
 
         def work() -> None:
             try:
+                self.backend()  # loads the model (raises LLMError with the reason)
+                self.apply_adapter()  # before warming: switching adapters drops the cached prefix
                 self.agent.warm_up()
             except LLMError as exc:
                 log.warning("model not loaded ahead of time: %s", exc)  # the first turn reports it
@@ -112,7 +115,52 @@ class Assistant:
             cid = conversation_id
             if persona:
                 self.set_persona(cid, persona)
-        return self.agent.run(cid, text, cancel=cancel, system_prompt=self._system_prompt(cid))
+        return self._turn(cid, text, cancel)
+
+    def _turn(self, cid: str, text: str, cancel: CancelToken | None) -> Iterator[Event]:
+        note = self.apply_adapter(cid)
+        if note:
+            yield Status(text=note)
+        yield from self.agent.run(cid, text, cancel=cancel, system_prompt=self._system_prompt(cid))
+
+    # adapters
+    @property
+    def adapters(self):
+        """The AdapterRegistry (trained LoRA adapters in the data folder)."""
+        from assistant.learning.registry import AdapterRegistry
+
+        return AdapterRegistry(self.paths.data_dir / "adapters")
+
+    def apply_adapter(self, conversation_id: str | None = None) -> str:
+        """Put the adapter active for this conversation's persona on the model (or none); returns a note for
+        the user when that changed or failed, else "". Read from disk each turn, so `biseo adapters use` in
+        another process takes effect at the next message, without reloading the model."""
+        try:
+            backend = self.backend()
+        except Exception:  # noqa: BLE001 - the turn itself reports why the model is missing
+            return ""
+        setter = getattr(backend, "set_adapter", None)
+        if setter is None:
+            return ""
+        version = None
+        if self.settings.learning.use_adapters:
+            persona = self.persona_of(conversation_id) if conversation_id else self.personas.default_name
+            version = self.adapters.active_for(persona)
+        problem = ""
+        if version is not None:
+            problem = _adapter_mismatch(version, getattr(backend, "path", None))
+        try:
+            changed = setter(None if version is None or problem else version.gguf)
+        except Exception as exc:  # noqa: BLE001 - a broken adapter must not stop the chat
+            log.warning("could not apply adapter %s: %s", version.ref if version else None, exc)
+            with contextlib.suppress(Exception):
+                setter(None)
+            return f"Adapter {version.ref if version else ''} could not be applied ({exc}); answering without it."
+        if problem:
+            return problem
+        if changed:
+            return f"Answering with adapter {version.ref}." if version else "Answering without an adapter."
+        return ""
 
     # personas
     def set_persona(self, conversation_id: str, name: str) -> None:
@@ -168,7 +216,7 @@ class Assistant:
     def _resend(self, cid: str, message_id: str, text: str, cancel: CancelToken | None) -> Iterator[Event]:
         # Hiding happens when the caller starts the turn, so an iterator never started hides nothing.
         self.store.supersede_from(cid, message_id)
-        yield from self.agent.run(cid, text, cancel=cancel, system_prompt=self._system_prompt(cid))
+        yield from self._turn(cid, text, cancel)
 
     def _check_conversation(self, cid: str) -> None:
         try:
@@ -186,6 +234,13 @@ class Assistant:
 
                 self._feedback = FeedbackStore(self.paths.data_dir / "feedback.db", history=self.store)
             return self._feedback
+
+    @property
+    def review(self):
+        """The ReviewQueue: answers the model was least sure of, offered for review first."""
+        from assistant.learning.review import ReviewQueue
+
+        return ReviewQueue(self.store, self.feedback)
 
     def _tool_context(self, tool_name: str, call_id: str, cancel: CancelToken) -> ToolContext:
         spec = self.registry.get(tool_name)
@@ -205,6 +260,22 @@ class Assistant:
             if service is not None:
                 service.close()
         self.store.close()
+
+
+def _adapter_mismatch(version, model_path) -> str:
+    """Why an adapter cannot go on the loaded model ("" when it can): it was trained on another base."""
+    base = version.meta.get("base_model") or {}
+    if model_path is None or not base:
+        return ""
+    path = Path(model_path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return ""
+    if base.get("size") not in (None, size):
+        return (f"Adapter {version.ref} was trained for {base.get('name') or base.get('file')}, not the model in "
+                f"use ({path.name}); answering without it. Train again for this model.")
+    return ""
 
 
 def create_backend(settings: Settings, paths: Paths, progress=None) -> ChatBackend:

@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     from assistant.feedback.cli import register as register_feedback
 
     register_feedback(sub)
+    from assistant.learning.review_cli import register as register_review
+
+    register_review(sub)
+    from assistant.learning.cli import register as register_learning
+
+    register_learning(sub)
     from assistant.voice.cli import register as register_voice
     from assistant.voice.cli_say import register as register_say
     from assistant.voice.cli_transcribe import register as register_transcribe

@@ -116,6 +116,8 @@ class Final(Event):
     usage: dict[str, Any] = field(default_factory=dict)
     citations: list[dict[str, Any]] = field(default_factory=list)
     cancelled: bool = False
+    # {"mean_entropy", "max_entropy", "tokens"} of the answer when the backend measures it: how unsure it was.
+    uncertainty: dict[str, Any] | None = None
 
 
 @dataclass

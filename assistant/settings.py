@@ -155,6 +155,44 @@ class VoiceSettings(BaseModel):
     push_to_talk_key: str = Field("Ctrl+Space", description="Desktop app: the key held to talk.")
 
 
+class LearningSettings(BaseModel):
+    """Personalization: LoRA adapters trained on this computer from your feedback and chosen documents."""
+
+    adapter_name: str = Field("personal", description="Name of the adapter `biseo train` makes when none is given.")
+    source: Literal["feedback", "docs", "both"] = Field(
+        "feedback", description="What training learns from: your feedback, the documents listed below, or both.")
+    documents: list[str] = Field(default_factory=list, description="Files or folders training may learn "
+                                 "from (next-token training on their text); empty means none.")
+    epochs: int = Field(5, ge=1, le=50, description="Passes over the training examples.")
+    learning_rate: float = Field(1e-3, gt=0, le=1.0, description="Adapter learning rate.")
+    rank: int = Field(16, ge=1, le=256, description="LoRA rank: larger learns more and takes more memory.")
+    alpha: float = Field(32.0, gt=0, description="LoRA alpha (the adapter's strength is alpha / rank).")
+    batch_tokens: int = Field(512, ge=64, le=65536, description="Tokens per training step.")
+    max_examples: int = Field(1000, ge=1, description="Most examples in one training run.")
+    uncertain_share: float = Field(0.5, ge=0.0, le=1.0, description="When there are more examples than "
+                                   "fit, the share picked as the answers the model was least sure of; the "
+                                   "rest are picked at random (only-uncertain picks skew the set).")
+    holdout_share: float = Field(0.2, ge=0.0, lt=0.9, description="Share of your examples kept out of "
+                                 "training to judge the adapter before and after.")
+    rehearsal_share: float = Field(0.75, ge=0.0, le=4.0, description="General questions answered by the "
+                                   "base model itself, trained alongside your examples so the adapter keeps "
+                                   "general knowledge; as a share of your chat examples (0 turns it off).")
+    rehearsal_weight: float = Field(1.0, ge=0.0, le=100.0, description="How firmly rehearsal holds the "
+                                    "base model's general answers in place (a KL pull toward its own "
+                                    "next-token distributions).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: 'auto' uses a CUDA "
+                                                  "GPU when torch sees one.")
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="Number format of the frozen base weights while training: 'auto' is bfloat16 on "
+        "GPUs and on CPUs with bfloat16 units, else float32.")
+    activate: Literal["if-better", "always", "never"] = Field(
+        "if-better", description="After training: make the new adapter active only when its evaluation is "
+        "not worse than the base ('if-better'), always, or never.")
+    sanity_tolerance: float = Field(0.05, ge=0.0, le=1.0, description="How much the general sanity set may "
+                                    "drop before an adapter counts as worse.")
+    use_adapters: bool = Field(True, description="Apply the active adapter to answers (off: the base model).")
+
+
 class Settings(BaseSettings):
     """All of Biseo's settings."""
 
@@ -169,6 +207,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings, description="Long-term memory.")
     documents: DocumentSettings = Field(default_factory=DocumentSettings, description="Documents.")
     voice: VoiceSettings = Field(default_factory=VoiceSettings, description="Voice.")
+    learning: LearningSettings = Field(default_factory=LearningSettings, description="Personalization.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

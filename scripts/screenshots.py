@@ -2,8 +2,9 @@
 
 Builds the real main window (when ui.main_window exists) over an Assistant with a scripted backend and a
 temporary BISEO_HOME seeded with a conversation (a calculator tool card and a document citation), memories,
-an indexed folder with one unreadable file, and feedback; saves main-window.png, approval-dialog.png and one
-PNG per panel. Runs offscreen by default; --xvfb renders under a real X server (xvfb-run) instead.
+an indexed folder with one unreadable file, feedback, answers waiting for review and two trained adapter versions;
+saves main-window.png, approval-dialog.png and one PNG per panel. Runs offscreen by default; --xvfb renders
+under a real X server (xvfb-run) instead.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ sys.path.insert(0, str(REPO))
 class ScriptedBackend:
     """Router decisions and answers from lists, streamed word by word; no model is loaded."""
 
-    def __init__(self, decisions: list[Any], answers: list[str]) -> None:
+    def __init__(self, decisions: list[Any], answers: list[str], entropies: list[float] | None = None) -> None:
         from assistant.llm.base import BackendInfo, Usage
 
         self.decisions, self.answers = list(decisions), list(answers)
+        self.entropies = list(entropies or [])  # how unsure each answer was (as llama.cpp measures it)
+        self.last_uncertainty: dict[str, Any] | None = None
         self.info = BackendInfo(backend="scripted", model="scripted (screenshots)", context_length=4096)
         self.last_usage = Usage()
 
@@ -40,6 +43,7 @@ class ScriptedBackend:
                cancel=None, purpose="chat") -> Iterator[str]:
         from assistant.llm.base import Usage
 
+        self.last_uncertainty = None
         if purpose == "router":
             item = self.decisions.pop(0) if self.decisions else {"tool": "none"}
             pieces = [item if isinstance(item, str) else json.dumps(item)]
@@ -48,6 +52,10 @@ class ScriptedBackend:
             pieces = [w + " " for w in text.split(" ")]
         self.last_usage = Usage(prompt_tokens=self.count_tokens(messages), completion_tokens=len(pieces))
         yield from pieces
+        if purpose != "router" and json_schema is None and self.entropies:
+            mean = self.entropies.pop(0)
+            self.last_uncertainty = {"mean_entropy": mean, "max_entropy": round(mean * 2.7, 2),
+                                     "tokens": len(pieces)}
 
     def close(self) -> None:
         pass
@@ -98,7 +106,63 @@ def seed(home: Path) -> tuple[Any, str]:
             correct(app, cid, answer.id, "Also mention that the deposit is 3,700 euros.")
         except Exception as exc:  # noqa: BLE001 - screenshots of the rest are still worth having
             print(f"note: feedback not seeded ({exc})", file=sys.stderr)
+    seed_review(app, backend)
+    seed_adapters(app)
     return app, cid
+
+
+REVIEW = [("What is my cat's name?", "I'm not sure, but it might be Max.", 1.84),
+          ("When does my lease end?", "Your lease ends on **August 31**, with ninety days notice.", 0.93),
+          ("Which day is the recycling collected?", "Recycling is probably collected on Tuesdays.", 1.21),
+          ("Convert 30 degrees Celsius to Fahrenheit.", "30 °C is **86 °F**.", 0.18)]
+
+
+def seed_review(app: Any, backend: ScriptedBackend) -> None:
+    """A conversation whose answers carry how unsure the model was: the Review panel's queue."""
+    cid = app.new_conversation("Quick questions")
+    for question, answer, entropy in REVIEW:
+        backend.answers.append(answer)
+        backend.entropies = [entropy]
+        for _event in app.chat(question, cid):
+            pass
+
+
+def seed_adapters(app: Any) -> None:
+    """Two trained versions (dummy adapter files) with the figures a training run records; v2 in use."""
+    registry = getattr(app, "adapters", None)
+    if registry is None:
+        return
+
+    def side(perplexity: float, personal: int, sanity: int) -> dict[str, Any]:
+        return {"perplexity": perplexity, "text_perplexity": None, "personal_accuracy": personal / 8,
+                "personal_correct": personal, "personal_total": 8, "sanity_accuracy": sanity / 20,
+                "sanity_correct": sanity, "sanity_total": 20,
+                "answers": [{"set": "personal", "question": "Where do I live?", "expected": "Busan",
+                             "answer": "You live in Busan." if personal > 3 else "I don't know where you live.",
+                             "ok": personal > 3}]}
+
+    def version(days_ago: float, train: int, before: tuple, after: tuple, verdict: str, reasons: list[str],
+                seconds: float, first: float, last: float, agreement: float) -> None:
+        number, partial = registry.reserve("personal")
+        (partial / "adapter.gguf").write_bytes(b"GGUF")  # the screenshot never loads it
+        registry.commit("personal", number, partial, {
+            "created_at": time.time() - days_ago * 86400, "persona": None,
+            "base_model": {"name": "Qwen2.5-Coder 0.5B Instruct (Q4_K_M)"},
+            "data": {"train": train, "held_out": train // 4, "source": "feedback",
+                     "by_source": {"correction": train // 2, "rating": train - train // 2 + train // 4},
+                     "skipped": {"rated bad, no correction": 3}},
+            "config": {"rank": 16, "alpha": 32.0, "epochs": 4},
+            "training": {"device": "cpu", "precision": "bfloat16", "seconds": seconds, "examples": train,
+                         "peak_memory_mb": 2860.0, "seconds_per_100_examples": seconds / train * 100,
+                         "first_loss": first, "last_loss": last},
+            "evaluation": {"verdict": verdict, "reasons": reasons, "before": side(*before), "after": side(*after)},
+            "agreement": {"adapted": {"top1_agreement": agreement, "positions": 640, "first_token_agreement": 1.0},
+                          "base": {"top1_agreement": 0.995, "positions": 640, "first_token_agreement": 1.0}}})
+
+    version(3, 24, (9.41, 2, 18), (9.41, 2, 18), "same", ["no measure changed"], 212.0, 2.61, 2.02, 0.97)
+    version(0.1, 48, (9.41, 2, 18), (5.87, 6, 18), "better",
+            ["held-out reply perplexity 9.41 -> 5.87", "personal questions 25% -> 75%"], 418.0, 2.58, 0.91, 0.96)
+    registry.use("personal/v2")
 
 
 def wait(app: Any, condition, timeout: float = 15.0) -> None:
@@ -180,6 +244,8 @@ def run(out: Path) -> int:
                 panel.list.setCurrentItem(panel.list.topLevelItem(0))
             if title == "Models":
                 panel.select("qwen2.5-coder-0.5b-instruct")
+            if title == "Adapters":
+                panel.select("personal/v2")
             wait(app, lambda p=panel: not p.busy)
             save(panel, out / f"panel-{title.lower()}.png")
             panel.close()

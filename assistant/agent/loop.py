@@ -93,6 +93,7 @@ class Agent:
         state = _TurnState(citations=citations, conversation_id=conversation_id)
         answer: list[str] = []
         first_token_at: float | None = None
+        uncertainty: dict[str, Any] | None = None
         try:
             backend = self._backend()
             tools = self.registry.enabled(self.config.disabled_tools) if self.config.tools_enabled else []
@@ -144,6 +145,8 @@ class Agent:
                     answer.append(piece)
                     yield Token(piece)
                 self._count(state, backend)
+                # Read right after the answer's own stream: router decisions (grammar) reset it to None.
+                uncertainty = _uncertainty(getattr(backend, "last_uncertainty", None))
         except MessageTooLong as exc:
             yield from self._fail(conversation_id, tid, f"Your message is too long for this model: {exc}. "
                                   "Shorten it, or add the text as a document.", "too_long")
@@ -163,13 +166,18 @@ class Agent:
                  "time_to_first_token_s": round(first_token_at - started, 3) if first_token_at else None,
                  "total_s": round(time.monotonic() - started, 3)}
         status = "cancelled" if cancel.cancelled else "done"
-        message_id = self.store.add_message(conversation_id, tid, "assistant", full,
-                                            meta={"citations": citations} if citations else None)
+        meta: dict[str, Any] = {}
+        if citations:
+            meta["citations"] = citations
+        if uncertainty is not None:
+            meta["uncertainty"] = uncertainty  # the review queue offers the least sure answers first
+        message_id = self.store.add_message(conversation_id, tid, "assistant", full, meta=meta or None)
         self.store.finish_turn(tid, status, usage=usage)
         if not cancel.cancelled:
             self._after_turn(CompletedTurn(conversation_id, tid, mid, text, full, message_id))
         yield Final(text=full, conversation_id=conversation_id, message_id=message_id, usage=usage,
-                    citations=list(citations), cancelled=cancel.cancelled)
+                    citations=list(citations), cancelled=cancel.cancelled,
+                    uncertainty=dict(uncertainty) if uncertainty is not None else None)
 
     def warm_up(self) -> None:
         """Evaluate the stable prompt prefixes (tool list, persona) before the first message arrives."""
@@ -262,6 +270,17 @@ def _last_exchange(history: list[list[dict[str, Any]]]) -> tuple[str, str] | Non
     turn = history[-1]
     answer = next((m["content"] for m in reversed(turn) if m["role"] == "assistant"), "")
     return turn[0]["content"].split("\n\n[Tool results")[0], answer
+
+
+def _uncertainty(value: Any) -> dict[str, Any] | None:
+    """The backend's {"mean_entropy", "max_entropy", "tokens"} as plain numbers, or None when not measured."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return {"mean_entropy": float(value["mean_entropy"]), "max_entropy": float(value["max_entropy"]),
+                "tokens": int(value["tokens"])}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _signature(name: str | None, arguments: Any) -> str:

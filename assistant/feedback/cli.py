@@ -44,6 +44,10 @@ def register(sub: Any) -> None:
     e.add_argument("--format", choices=["jsonl", "json"], default="jsonl")
     e.set_defaults(func=cmd_export)
 
+    i = fsub.add_parser("import", help="add ratings and corrections from a file written by export")
+    i.add_argument("file", help="JSON lines (or one JSON list) of prompt/answer records")
+    i.set_defaults(func=cmd_import)
+
     d = fsub.add_parser("delete", help="remove one feedback entry")
     d.add_argument("id", help="feedback id or its first characters")
     d.set_defaults(func=cmd_delete)
@@ -141,6 +145,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     def action(store, history) -> None:
         count = store.export(args.file, fmt=args.format)
         print(f"wrote {count} record{'s' if count != 1 else ''} to {args.file}")
+
+    return _run(action)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from assistant.feedback.store import FeedbackError
+
+    def action(store, history) -> None:
+        try:
+            text = open(args.file, encoding="utf-8").read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FeedbackError(f"cannot read {args.file}: {exc}") from None
+        try:
+            stripped = text.lstrip()
+            records = json.loads(text) if stripped.startswith("[") else [
+                json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise FeedbackError(f"{args.file} is not JSON lines or a JSON list: {exc}") from None
+        count = store.import_records(records)
+        print(f"imported {count} record{'s' if count != 1 else ''} from {args.file}")
 
     return _run(action)
 

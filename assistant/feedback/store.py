@@ -6,6 +6,7 @@ conversation is deleted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -15,7 +16,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from assistant.sqlite_tx import Transaction
 
@@ -209,6 +210,35 @@ class FeedbackStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return len(records)
+
+    def import_records(self, records: Iterable[dict[str, Any]]) -> int:
+        """Add exported records (this store's export format) back: ratings and corrections of exchanges that
+        need not be in this computer's history. Importing the same record again replaces it."""
+        rows: list[tuple[str, str, str, dict[str, Any]]] = []
+        for n, r in enumerate(records, 1):  # check everything first: a bad record imports nothing
+            if not isinstance(r, dict):
+                raise FeedbackError(f"Record {n} is not an object.")
+            kind = r.get("kind")
+            prompt, answer = str(r.get("prompt") or ""), str(r.get("answer") or "")
+            corrected = str(r.get("corrected") or "")
+            if kind not in ("rating", "correction") or not prompt.strip():
+                raise FeedbackError(f"Record {n} is not a rating or correction with a prompt "
+                                    "(conversations are imported as their exchanges).")
+            digest = hashlib.sha1(f"{prompt}\0{answer}".encode("utf-8", "replace")).hexdigest()[:20]
+            message_id = str(r.get("message_id") or "") or f"import:{digest}"
+            values: dict[str, Any] = {"prompt": prompt, "original": answer, "note": str(r.get("note") or "")}
+            if kind == "rating":
+                if r.get("rating") not in (-1, 1) or not answer.strip():
+                    raise FeedbackError(f"Record {n}: a rating needs an answer and a rating of 1 or -1.")
+                values["rating"] = r["rating"]
+            elif not corrected.strip():
+                raise FeedbackError(f"Record {n}: a correction needs the corrected answer.")
+            else:
+                values["corrected"] = corrected.strip()
+            rows.append((kind, message_id, str(r.get("conversation_id") or ""), values))
+        for kind, message_id, conversation_id, values in rows:
+            self._upsert(kind, message_id, conversation_id, **values)
+        return len(rows)
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Training records, oldest first: `messages` holds the exchange to learn (the corrected answer when

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from assistant.cancel import CancelToken  # noqa: E402
+from assistant.learning.uncertainty import EntropyMeter  # noqa: E402
 from assistant.llm.base import BackendInfo, LLMError, Usage  # noqa: E402
 from assistant.llm.template import ChatTemplate, flatten_tool_messages, supports_tool_messages  # noqa: E402
 
@@ -111,11 +112,15 @@ class LlamaCppBackend:
                      "llama_cpp_python": llama_cpp.__version__,
                      "train_context_length": gguf.context_length})
         self.last_usage = Usage()
+        # Mean/max token entropy of the last answer (None for grammar-constrained decisions): how unsure it was.
+        self.last_uncertainty: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._router_lock = threading.Lock()
         self._router_llm = None
         self._closed = False
         self._grammars: dict[str, Any] = {}
+        self._adapters: dict[str, Any] = {}  # loaded LoRA adapters by file, kept for switching back
+        self.adapter: str | None = None  # the adapter answers are generated with now
 
     def _load(self, n_gpu_layers: int, n_ctx: int):
         _quiet_llama_cpp(self._llama_cpp)
@@ -176,6 +181,11 @@ class LlamaCppBackend:
                            f"{llm.n_ctx()}; shorten the message or start a new conversation")
         grammar = self._grammar(json_schema) if json_schema else None
         usage = Usage(prompt_tokens=len(tokens))
+        # Free-text answers are measured; a grammar's forced tokens say nothing about the model's doubt.
+        meter = None if grammar is not None else EntropyMeter()
+        extra: dict[str, Any] = {}
+        if meter is not None:
+            extra["logits_processor"] = self._llama_cpp.LogitsProcessorList([meter])
         with self._lock:
             usage.cached_tokens = _common_prefix(llm._input_ids, tokens)
             start = time.monotonic()
@@ -183,7 +193,7 @@ class LlamaCppBackend:
                 # Deterministic decisions (grammar) use greedy decoding; answers sample.
                 chunks = llm.create_completion(
                     tokens, max_tokens=min(max_tokens, room), temperature=temperature, stream=True,
-                    grammar=grammar, seed=self.seed)
+                    grammar=grammar, seed=self.seed, **extra)
                 pieces: list[str] = []
                 for chunk in chunks:
                     text = chunk["choices"][0]["text"]
@@ -206,6 +216,40 @@ class LlamaCppBackend:
                 produced = "".join(locals().get("pieces") or [])
                 usage.completion_tokens = len(self.tokenize(produced)) if produced else 0
                 self.last_usage = usage
+                self.last_uncertainty = meter.summary() if meter is not None else None
+
+    def set_adapter(self, path: str | Path | None, scale: float = 1.0) -> bool:
+        """Answer with this GGUF LoRA adapter on top of the base weights (None: the base alone).
+
+        Switching takes milliseconds: the base model stays loaded, adapters once loaded stay in memory, and
+        only the cached prompt is dropped (it was computed with the other weights). Tool choice keeps the
+        base model, so a personal adapter can never change how tools are called. Returns whether it changed.
+        """
+        key = str(Path(path).resolve()) if path is not None else None
+        if key == self.adapter:
+            return False
+        lc = self._llama_cpp
+        with self._lock:
+            if self._closed:
+                raise LLMError("the model was closed")
+            if key is None:
+                lc.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
+            else:
+                handle = self._adapters.get(key)
+                if handle is None:
+                    handle = lc.llama_adapter_lora_init(self.llm.model, key.encode("utf-8"))
+                    if not handle:
+                        raise LLMError(f"llama.cpp could not load the adapter {key} (is it for this model?)")
+                    self._adapters[key] = handle
+                import ctypes
+
+                adapters = (lc.llama_adapter_lora_p_ctypes * 1)(handle)
+                scales = (ctypes.c_float * 1)(scale)
+                if lc.llama_set_adapters_lora(self.llm.ctx, adapters, 1, scales):
+                    raise LLMError(f"llama.cpp could not apply the adapter {key}")
+            self.llm.reset()  # the cached prefix was computed with the previous weights
+            self.adapter = key
+        return True
 
     def warm(self, messages: list[dict[str, Any]], *, json_schema: dict[str, Any] | None = None,
              purpose: str = "chat") -> None:
@@ -243,6 +287,11 @@ class LlamaCppBackend:
         # creating, would crash the process.
         with self._router_lock, self._lock:
             self._closed = True
+            if self._adapters and getattr(self, "llm", None) is not None:
+                self._llama_cpp.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
+                for handle in self._adapters.values():
+                    self._llama_cpp.llama_adapter_lora_free(handle)
+                self._adapters.clear()
             for attr in ("_router_llm", "llm"):
                 llm = getattr(self, attr, None)
                 if llm is not None:

@@ -10,6 +10,8 @@ PANELS: list[tuple[str, str]] = [
     ("Settings", "ui.panels.settings:SettingsPanel"),
     ("Personas", "ui.panels.personas:PersonasPanel"),
     ("Feedback", "ui.panels.feedback:FeedbackPanel"),
+    ("Review", "ui.panels.review:ReviewPanel"),
+    ("Adapters", "ui.panels.adapters:AdaptersPanel"),
 ]
 
 

@@ -117,7 +117,7 @@ class NumberEditor(Editor):
         low = limits.get("ge", limits.get("gt", 0 if kind is int else 0.0))
         high = limits.get("le", limits.get("lt", 1_000_000))
         if kind is float:
-            self.spin.setDecimals(2)
+            self.spin.setDecimals(4)  # learning rates such as 0.001 must survive the round trip
             self.spin.setSingleStep(0.1 if high <= 10 else 1.0)
         # gt bounds are enterable on purpose: validation then says in words why the value is refused.
         self.low = low
