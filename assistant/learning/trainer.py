@@ -237,9 +237,11 @@ def train_lora(model_path: Path, examples: Sequence[Encoded], config: TrainConfi
             optimizer.zero_grad(set_to_none=True)
             step += 1
             done += len(batch)
-            losses.append(round(float(loss.detach()), 4))
+            if not batch[0].distill:  # the figures users see are the loss on their own examples
+                losses.append(round(float(loss.detach()), 4))
             if on_progress:
-                on_progress(Progress(step, total, epoch + 1, losses[-1], done, time.monotonic() - train_started))
+                on_progress(Progress(step, total, epoch + 1, losses[-1] if losses else 0.0, done,
+                                     time.monotonic() - train_started))
     model.eval()
     seconds = time.monotonic() - train_started
     result = TrainResult(device=device, precision=str(dtype).removeprefix("torch."), steps=step,

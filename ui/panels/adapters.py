@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ui.panels import common
 from ui.panels.adapter_chart import BeforeAfterChart, metrics_from
-from ui.panels.common import Panel, button, empty_state, when
+from ui.panels.common import Panel, button, empty_state, select_row, when
 
 EMPTY = ("No adapters yet.\n\nAn adapter is a small add-on to the model, trained on this computer from your ratings, "
          "corrections and chosen documents. Train one below; Biseo compares it with the plain model and uses it "
@@ -479,10 +479,7 @@ class AdaptersPanel(Panel):
         return next((v for v in self.versions if v.ref == ref), None)
 
     def select(self, ref: str) -> None:
-        for i in range(self.list.topLevelItemCount()):
-            if self.list.topLevelItem(i).data(0, Qt.UserRole) == ref:
-                self.list.setCurrentItem(self.list.topLevelItem(i))
-                return
+        select_row(self.list, ref)
 
     def _selection_changed(self) -> None:
         version = self.selected_version()

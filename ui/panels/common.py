@@ -260,3 +260,12 @@ def button(text: str, tip: str = "", slot: Callable[[], None] | None = None) -> 
     if slot is not None:
         b.clicked.connect(lambda _checked=False: slot())
     return b
+
+
+def select_row(tree: Any, key: Any) -> bool:
+    """Make the top-level row whose UserRole data is `key` current; False when there is none."""
+    for i in range(tree.topLevelItemCount()):
+        if tree.topLevelItem(i).data(0, Qt.UserRole) == key:
+            tree.setCurrentItem(tree.topLevelItem(i))
+            return True
+    return False

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.chat.rich_text import SafeBrowser
-from ui.panels.common import Panel, button, empty_state, when
+from ui.panels.common import Panel, button, empty_state, select_row, when
 
 EMPTY = ("Nothing to review.\n\nBiseo measures how sure it was of every answer as you chat. The answers it was "
          "least sure of show up here, so you can say whether they were good or correct them; Biseo learns from "
@@ -190,10 +190,7 @@ class ReviewPanel(Panel):
         return next((e for e in self.items if e.message_id == mid), None)
 
     def select(self, message_id: str) -> None:
-        for i in range(self.list.topLevelItemCount()):
-            if self.list.topLevelItem(i).data(0, Qt.UserRole) == message_id:
-                self.list.setCurrentItem(self.list.topLevelItem(i))
-                return
+        select_row(self.list, message_id)
 
     def _selection_changed(self) -> None:
         entry = self.selected()
