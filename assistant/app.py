@@ -150,7 +150,10 @@ class Assistant:
         if version is not None:
             problem = _adapter_mismatch(version, getattr(backend, "path", None))
         try:
-            changed = setter(None if version is None or problem else version.gguf)
+            if version is None or problem:
+                changed = setter(None)
+            else:
+                changed = setter(version.gguf, version.strength)
         except Exception as exc:  # noqa: BLE001 - a broken adapter must not stop the chat
             log.warning("could not apply adapter %s: %s", version.ref if version else None, exc)
             with contextlib.suppress(Exception):
@@ -159,7 +162,8 @@ class Assistant:
         if problem:
             return problem
         if changed:
-            return f"Answering with adapter {version.ref}." if version else "Answering without an adapter."
+            return (f"Answering with adapter {version.ref} (strength {version.strength:g})." if version
+                    else "Answering without an adapter.")
         return ""
 
     # personas

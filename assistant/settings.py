@@ -188,6 +188,9 @@ class LearningSettings(BaseModel):
     activate: Literal["if-better", "always", "never"] = Field(
         "if-better", description="After training: make the new adapter active only when its evaluation is "
         "not worse than the base ('if-better'), always, or never.")
+    strengths: list[float] = Field(default_factory=lambda: [1.0, 0.75, 0.5], description="Adapter strengths "
+                                   "(LoRA scales) tried when evaluating; the best one that is not worse than the "
+                                   "base is used.")
     sanity_tolerance: float = Field(0.05, ge=0.0, le=1.0, description="How much the general sanity set may "
                                     "drop before an adapter counts as worse.")
     use_adapters: bool = Field(True, description="Apply the active adapter to answers (off: the base model).")

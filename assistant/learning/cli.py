@@ -187,6 +187,9 @@ def _evaluation_text(meta: dict[str, Any]) -> str:
         fmt = (lambda v: "-" if v is None else f"{v:.0%}") if pct else (lambda v: "-" if v is None else f"{v:.2f}")
         rows.append(f"  {label:<28} {fmt(b):>8} -> {fmt(a):<8}")
     head = f"Evaluation (before -> after): {ev.get('verdict', 'not evaluated')}"
+    if len(ev.get("strengths") or []) > 1:
+        head += f" at strength {ev.get('strength', 1.0):g} (tried " + ", ".join(
+            f"{row['strength']:g} {row['verdict']}" for row in ev["strengths"]) + ")"
     reasons = "; ".join(ev.get("reasons") or [])
     return "\n".join([head + (f" ({reasons})" if reasons else "")] + rows)
 

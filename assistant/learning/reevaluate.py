@@ -28,7 +28,7 @@ def rerun(registry: AdapterRegistry, version: AdapterVersion) -> AdapterVersion:
     fmt = PromptFormat(model_path)
     try:
         evaluation, _ = evaluate_version(model_path, fmt, version.gguf, dataset.held_out, system_prompt,
-                                         settings.learning.sanity_tolerance)
+                                         settings.learning.sanity_tolerance, tuple(settings.learning.strengths))
     finally:
         fmt.close()
     return registry.update_meta(version, evaluation=evaluation)

@@ -63,6 +63,15 @@ class AdapterVersion:
         """'better', 'worse' or 'unknown', from the evaluation made when it was trained (or rerun)."""
         return str((self.meta.get("evaluation") or {}).get("verdict", "unknown"))
 
+    @property
+    def strength(self) -> float:
+        """The LoRA scale to serve it at, as chosen by its evaluation (1.0 when never evaluated)."""
+        try:
+            value = float((self.meta.get("evaluation") or {}).get("strength", 1.0))
+        except (TypeError, ValueError):
+            return 1.0
+        return value if 0.0 < value <= 4.0 else 1.0
+
     def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "name": self.name, "version": self.version, "path": str(self.path),
                 **{k: v for k, v in self.meta.items() if k not in ("name", "version")}}

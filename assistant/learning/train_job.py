@@ -257,7 +257,7 @@ def _train_and_check(args, cfg, model_path: Path, model_name: str, system_prompt
     emit("phase", phase="evaluating", message="Comparing answers with and without the adapter")
     meta["evaluation"], meta["agreement"] = evaluate_version(
         model_path, fmt, partial / "adapter.gguf", dataset.held_out, system_prompt, cfg.sanity_tolerance,
-        reference=reference, held_encoded=held_set or train_set[:8])
+        tuple(cfg.strengths), reference=reference, held_encoded=held_set or train_set[:8])
     fmt.close()
     return meta
 
@@ -282,26 +282,32 @@ def _rehearsal(cfg, model_path: Path, model_name: str, fmt, system_prompt: str, 
 
 
 def evaluate_version(model_path: Path, fmt, adapter_path: Path, held_out, system_prompt: str,
-                     sanity_tolerance: float, *, reference: dict[str, Any] | None = None,
+                     sanity_tolerance: float, strengths=(1.0,), *, reference: dict[str, Any] | None = None,
                      held_encoded=None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Before/after scores on the held-out data and the sanity set (and llama.cpp vs trained-model agreement)."""
-    from assistant.learning.evaluate import Evaluator, agreement, score, verdict
+    """Before/after scores on the held-out data and the sanity set, at each adapter strength tried; the best
+    strength is kept (and llama.cpp vs trained-model agreement, at full strength, as trained)."""
+    from assistant.learning.evaluate import Evaluator, agreement, choose_strength, score
 
     evaluator = Evaluator(model_path, fmt)
+    tried = []
     try:
         evaluator.set_adapter(None)
         before = score(evaluator, held_out, system_prompt)
         served_base = evaluator.top1(held_encoded) if reference else None
-        if _stop["requested"]:
-            raise _cancelled()
-        evaluator.set_adapter(adapter_path)
-        after = score(evaluator, held_out, system_prompt)
-        served_adapted = evaluator.top1(held_encoded) if reference else None
+        served_adapted = None
+        for strength in sorted(set(strengths) | ({1.0} if reference else set()), reverse=True):
+            if _stop["requested"]:
+                raise _cancelled()
+            evaluator.set_adapter(adapter_path, strength)
+            if strength == 1.0 and reference:
+                served_adapted = evaluator.top1(held_encoded)
+            if strength in strengths:
+                tried.append((strength, score(evaluator, held_out, system_prompt)))
     finally:
         evaluator.close()
-    label, reasons = verdict(before, after, sanity_tolerance)
-    evaluation = {"verdict": label, "reasons": reasons, "before": before.to_dict(), "after": after.to_dict(),
-                  "evaluated_at": time.time()}
+    chosen, after, label, reasons, table = choose_strength(before, tried, sanity_tolerance)
+    evaluation = {"verdict": label, "reasons": reasons, "strength": chosen, "strengths": table,
+                  "before": before.to_dict(), "after": after.to_dict(), "evaluated_at": time.time()}
     agree = None
     if reference:
         agree = {"adapted": agreement(reference["adapted"], served_adapted),

@@ -121,6 +121,7 @@ class LlamaCppBackend:
         self._grammars: dict[str, Any] = {}
         self._adapters: dict[str, Any] = {}  # loaded LoRA adapters by file, kept for switching back
         self.adapter: str | None = None  # the adapter answers are generated with now
+        self.adapter_scale = 1.0
 
     def _load(self, n_gpu_layers: int, n_ctx: int):
         _quiet_llama_cpp(self._llama_cpp)
@@ -226,7 +227,7 @@ class LlamaCppBackend:
         base model, so a personal adapter can never change how tools are called. Returns whether it changed.
         """
         key = str(Path(path).resolve()) if path is not None else None
-        if key == self.adapter:
+        if key == self.adapter and (key is None or scale == self.adapter_scale):
             return False
         lc = self._llama_cpp
         with self._lock:
@@ -249,6 +250,7 @@ class LlamaCppBackend:
                     raise LLMError(f"llama.cpp could not apply the adapter {key}")
             self.llm.reset()  # the cached prefix was computed with the previous weights
             self.adapter = key
+            self.adapter_scale = scale
         return True
 
     def warm(self, messages: list[dict[str, Any]], *, json_schema: dict[str, Any] | None = None,

@@ -58,6 +58,8 @@ def test_adapters_switch_on_the_live_model_and_back(qwen_gguf, tmp_path):
         assert reply() == base  # B = 0 changes nothing: the adapter really sits on the same weights
         backend.set_adapter(a)
         with_a = reply()
+        assert backend.set_adapter(a, 0.0) is True  # same file, another strength: applied again
+        assert reply() == base  # strength 0 is the base model
         backend.set_adapter(b)
         with_b = reply()
         assert len({base, with_a, with_b}) == 3

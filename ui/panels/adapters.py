@@ -94,6 +94,11 @@ def describe(version: Any, scopes: list[str]) -> list[tuple[str, str]]:
     reasons = "; ".join(str(r) for r in evaluation.get("reasons") or [])
     lines.append(("Verdict", VERDICT_WORDS.get(version.verdict, version.verdict) + (f" ({reasons})." if reasons
                                                                                       else ".")))
+    tried = evaluation.get("strengths") or []
+    if len(tried) > 1:
+        lines.append(("Strength", f"{version.strength:g} (the best of "
+                      + ", ".join(f"{row['strength']:g}: {VERDICT_WORDS.get(row['verdict'], row['verdict'])}"
+                                  for row in tried) + ")."))
     data = meta.get("data") or {}
     if data:
         text = f"{data.get('train', 0)} examples trained on, {data.get('held_out', 0)} held out to judge it"
