@@ -68,13 +68,13 @@ class TrainResult:
     load_seconds: float
     peak_memory_mb: float
     losses: list[float] = field(default_factory=list)
+    epochs_run: int = 1
 
     @property
     def seconds_per_100_examples(self) -> float:
+        """Training seconds per 100 examples per epoch (loading not counted)."""
         per_epoch = self.examples and self.seconds / max(1, self.epochs_run) / self.examples
         return round(100 * per_epoch, 2) if per_epoch else 0.0
-
-    epochs_run: int = 1
 
 
 def pick_device(wanted: str = "auto") -> str:

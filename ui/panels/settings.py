@@ -245,6 +245,16 @@ class ListEditor(Editor):
         self.list.blockSignals(False)
 
 
+def _as_field(field: Any, value: Any) -> Any:
+    """The editor's value as the field's type ("0.5" in a list of numbers is 0.5), or as is if it is invalid."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(field.annotation).validate_python(value)
+    except (ValidationError, TypeError, ValueError):
+        return value
+
+
 def editor_for(name: str, field: Any) -> Editor:
     """The widget for a field, chosen by its type."""
     annotation = field.annotation
@@ -397,7 +407,7 @@ class SettingsPanel(Panel):
             return out
         for row in self.rows.values():
             value = row.editor.value()
-            if value != getattr(getattr(self.loaded, row.section), row.name):
+            if _as_field(row.field, value) != getattr(getattr(self.loaded, row.section), row.name):
                 out.setdefault(row.section, {})[row.name] = value
         return out
 
