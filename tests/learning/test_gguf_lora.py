@@ -87,3 +87,30 @@ def test_a_broken_adapter_file_is_a_clear_error(qwen_gguf, tmp_path):
         assert "".join(backend.stream(PROMPT, max_tokens=4, temperature=0.0))  # still answers
     finally:
         backend.close()
+
+
+@pytest.mark.slow
+def test_adapters_eval_reruns_the_ab_on_the_stored_data(qwen_gguf, capsys):
+    import json
+
+    from assistant.cli import main
+    from assistant.learning.dataset import Dataset, Example
+    from assistant.learning.registry import AdapterRegistry
+    from assistant.paths import resolve_paths
+
+    registry = AdapterRegistry(resolve_paths().ensure().data_dir / "adapters")
+    number, partial = registry.reserve("noise")
+    random_adapter(partial / "adapter.gguf", scale=0.05, seed=4)
+    system = "You are Biseo."
+    Dataset([], [Example(id="1", source="correction", messages=[
+        {"role": "system", "content": system}, {"role": "user", "content": "What is my cat's name?"},
+        {"role": "assistant", "content": "Your cat is called Dubu."}])]).save(partial / "data.jsonl")
+    version = registry.commit("noise", number, partial, {"system_prompt": system,
+                                                          "base_model": {"size": qwen_gguf.stat().st_size}})
+    assert main(["adapters", "eval", version.ref, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    stored = registry.get(version.ref).meta["evaluation"]
+    assert printed["verdict"] == stored["verdict"] and stored["verdict"] in ("better", "same", "worse")
+    assert [row["strength"] for row in stored["strengths"]] == [1.0, 0.75, 0.5]
+    assert stored["before"]["personal_total"] == 1 and stored["before"]["sanity_total"] == 20
+    assert stored["before"]["perplexity"] > 1.0
