@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -14,6 +15,7 @@ from assistant.cancel import CancelToken
 from assistant.events import Event, Status
 from assistant.extensions.manager import PluginManager
 from assistant.history.store import ConversationNotFound, HistoryStore, MessageNotFound
+from assistant.instance_lock import InstanceLock
 from assistant.llm.base import ChatBackend, LLMError
 from assistant.paths import Paths, resolve_paths
 from assistant.personas import PersonaStore
@@ -29,13 +31,18 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, paths: Paths | None = None, *,
                  backend: ChatBackend | None = None, builtin_plugins: tuple[str, ...] | None = None) -> None:
         self.paths = (paths or resolve_paths()).ensure()
+        # Before any store opens (opening the history marks open turns as crashed): one process per data.
+        # Released by close(), or when this object is collected without it (e.g. a failed start).
+        self._release_data = weakref.finalize(self, InstanceLock(self.paths.data_dir).acquire().release)
         self.settings = settings or load_settings(self.paths)
         self.store = HistoryStore(self.paths.history_db)
         self.plugins = PluginManager()
         kwargs = {} if builtin_plugins is None else {"builtins": builtin_plugins}
         self.plugins.load_all(
             disabled=self.settings.plugins.disabled,
-            user_dir=self.paths.plugins_dir if self.settings.plugins.user_folder_enabled else None, **kwargs)
+            user_dir=self.paths.plugins_dir if self.settings.plugins.user_folder_enabled else None,
+            isolation=self.settings.plugins.isolation, in_process=self.settings.plugins.in_process,
+            load_timeout_s=self.settings.plugins.load_timeout_s, **kwargs)
         self.registry = self.plugins.registry
         tools = self.settings.tools
         self.executor = ToolExecutor(self.registry, disabled=tools.disabled, timeout_s=tools.timeout_s,
@@ -263,7 +270,9 @@ class Assistant:
         for service in (self.documents, self.memory, self._feedback):
             if service is not None:
                 service.close()
+        self.plugins.close()  # stops third-party plugin processes
         self.store.close()
+        self._release_data()
 
 
 def _adapter_mismatch(version, model_path) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from assistant import __version__
 from assistant.events import ApprovalRequested, ErrorEvent, Event, Final, Status, Token, ToolCallRequested, ToolResult
+from assistant.instance_lock import InstanceLocked
 from assistant.paths import resolve_paths
 from assistant.settings import SettingsError, load_settings
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"biseo: {exc}", file=sys.stderr)
         return 1
-    except SettingsError as exc:
+    except (SettingsError, InstanceLocked) as exc:
         print(f"biseo: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - known user-facing faults of the catalog and models
@@ -322,30 +323,38 @@ def _print_transcript(assistant, cid: str) -> None:
 
 # plugins
 def cmd_plugins_list(args: argparse.Namespace) -> int:
-    from assistant.extensions.manager import PluginManager
+    from assistant.extensions.manager import PluginManager, describe_permissions
 
     paths = resolve_paths()
     settings = load_settings(paths)
     manager = PluginManager()
     manager.load_all(disabled=settings.plugins.disabled,
-                     user_dir=paths.plugins_dir if settings.plugins.user_folder_enabled else None)
+                     user_dir=paths.plugins_dir if settings.plugins.user_folder_enabled else None,
+                     isolation=settings.plugins.isolation, in_process=settings.plugins.in_process,
+                     load_timeout_s=settings.plugins.load_timeout_s)
     rows = []
-    for info in manager.plugins:
-        tools = []
-        for name in info.tools:
-            spec = manager.registry.get(name)
-            tools.append({"name": name, "description": spec.description if spec else "",
-                          "permissions": spec.permissions() if spec else {},
-                          "enabled": name not in settings.tools.disabled})
-        rows.append({"name": info.name, "source": info.source, "status": info.status, "error": info.error,
-                     "tools": tools})
+    try:
+        for info in manager.plugins:
+            tools = []
+            for name in info.tools:
+                spec = manager.registry.get(name)
+                tools.append({"name": name, "description": spec.description if spec else "",
+                              "permissions": spec.permissions() if spec else {},
+                              "enabled": name not in settings.tools.disabled})
+            rows.append({"name": info.name, "source": info.source, "status": info.status, "error": info.error,
+                         "runs": "own process" if info.isolation == "process" else "in-process",
+                         "permissions": info.permissions, "tools": tools})
+    finally:
+        manager.close()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     if not settings.plugins.user_folder_enabled:
         print(f"(user plugins folder {paths.plugins_dir} is off; set plugins.user_folder_enabled = true)")
     for row in rows:
-        print(f"{row['name']}  [{row['status']}]  from {row['source']}")
+        print(f"{row['name']}  [{row['status']}]  from {row['source']}  ({row['runs']})")
+        if row["permissions"]:
+            print(f"    permissions: {describe_permissions(row['permissions'])}")
         if row["error"]:
             print(f"    error: {row['error']}")
         for t in row["tools"]:

@@ -70,6 +70,12 @@ class PluginSettings(BaseModel):
         False, description="Load Python plugins from the user plugins folder. Off by default: "
         "such plugins run with your rights.")
     disabled: list[str] = Field(default_factory=list, description="Plugin names not to load.")
+    isolation: Literal["process", "in_process"] = Field(
+        "process", description="Run third-party plugins in their own process ('process', contains crashes "
+        "and hangs and enforces their permissions) or inside the app ('in_process').")
+    in_process: list[str] = Field(default_factory=list, description="Third-party plugins you trust to run "
+                                  "inside the app (faster start, no process containment).")
+    load_timeout_s: float = Field(20.0, gt=0, description="Seconds a plugin process may take to load.")
 
 
 class WebSettings(BaseModel):
@@ -83,7 +89,9 @@ class WebSettings(BaseModel):
     timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for a search or a page.")
     max_page_chars: int = Field(6000, ge=500, description="Longest page text given to the model.")
     allowed_hosts: list[str] = Field(default_factory=list, description="Hosts the web tools may "
-                                     "reach even if they resolve to private addresses.")
+                                     "reach even though they are on this computer or the local network "
+                                     "(others are refused): 'nas.lan', 'nas.lan:8080', '*.lan', "
+                                     "'192.168.1.5', '10.0.0.0/8' or '[::1]:8080'.")
 
 
 class ChatSettings(BaseModel):

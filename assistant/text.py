@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -25,3 +26,14 @@ def truncate(text: str, limit: int, what: str = "output") -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n[... {what} truncated: {len(text) - limit} more characters]"
+
+
+def clean_data(value: Any) -> Any:
+    """clean_text applied to every string (keys too) in JSON-like data from a model or a plugin."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_data(k) if isinstance(k, str) else k: clean_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_data(v) for v in value]
+    return value

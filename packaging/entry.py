@@ -8,6 +8,11 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--plugin-host"]:  # a third-party plugin's own process (assistant/extensions/remote.py)
+        from assistant.extensions.host import main as host
+
+        host()
+        return 0
     if "--smoke-test" in argv:
         argv.remove("--smoke-test")
         from ui.smoke import main as smoke

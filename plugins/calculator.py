@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import math
 import re
+import threading
+import time
 import warnings
 from fractions import Fraction
 from typing import Annotated, Any, Callable
@@ -21,6 +23,9 @@ MAX_FACTORIAL = 1000
 MAX_ROUND_DIGITS = 100
 SHOW_ALL_DIGITS = 3000  # longer integers are shown abbreviated so the answer fits the tool output
 SIG_DIGITS = 12
+# The size limits above keep every step small; this bounds their sum, so no expression can keep a
+# worker busy (the executor's timeout, set on the tool below, is only the last resort).
+MAX_SECONDS = 2.0
 _LOG10_2 = math.log10(2)
 
 Number = int | Fraction | float
@@ -48,7 +53,6 @@ _POSTFIX_FACTORIAL = re.compile(r"(?<![\w.])(\d+)\s*!(?!=)")
 _IMPLICIT_TIMES = re.compile(r"((?<![\w.])\d+(?:\.\d+)?|\))\s*(?=\(|(?:pi|tau|sqrt|sin|cos|tan|log|ln|exp)\b)",
                              re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?!\d)")
-_CALL_OPEN = re.compile(r"([A-Za-z_]\w*)\s*$")
 ONE_ARG_FUNCTIONS = {"sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "log10", "log2", "ln", "exp",
                      "abs", "floor", "ceil", "factorial", "degrees", "radians"}
 
@@ -69,14 +73,27 @@ def normalize(expression: str) -> str:
     return _IMPLICIT_TIMES.sub(r"\1*", text)
 
 
+def _name_before(text: str, end: int) -> str:
+    """The identifier just before text[end] (spaces allowed between), or ''."""
+    # A scan, not a regex search: that was quadratic in a long run of letters before many '('.
+    j = end
+    while j > 0 and text[j - 1].isspace():
+        j -= 1
+    i = j
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    name = text[i:j]
+    return name if name and not name[0].isdigit() else ""
+
+
 def _strip_thousands(text: str) -> str:
     """Drop thousands separators, except where commas separate a function's arguments."""
     separates_args = [False] * len(text)
     stack: list[bool] = []
     for i, ch in enumerate(text):
         if ch == "(":
-            call = _CALL_OPEN.search(text, 0, i)
-            stack.append(bool(call) and call.group(1).lower() not in ONE_ARG_FUNCTIONS)
+            name = _name_before(text, i)
+            stack.append(bool(name) and name.lower() not in ONE_ARG_FUNCTIONS)
         elif ch == ")" and stack:
             stack.pop()
         separates_args[i] = bool(stack) and stack[-1]
@@ -102,7 +119,10 @@ def _check_size(a: Number, b: Number, what: str) -> None:
 
 
 def _exact(value: Number) -> Number:
-    """Keep exact values small in type: a Fraction with denominator 1 becomes an int."""
+    """Keep exact values small in type (a Fraction with denominator 1 becomes an int) and in size."""
+    # Every operator and function result passes here: the one place that holds the digit limit.
+    if _digits(value) > MAX_DIGITS + 1:
+        raise ToolError(f"numbers too large: a result would have more than {MAX_DIGITS:,} digits")
     if isinstance(value, Fraction) and value.denominator == 1:
         return value.numerator
     if isinstance(value, float):
@@ -387,7 +407,16 @@ def _precheck(tree: ast.AST) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
+_budget = threading.local()  # the deadline of the evaluation running on this thread
+
+
+def _check_time() -> None:
+    if time.monotonic() > getattr(_budget, "deadline", math.inf):
+        raise ToolError(f"the calculation takes too long (over {MAX_SECONDS:g} s); try smaller numbers")
+
+
 def _eval(node: ast.AST) -> Number:
+    _check_time()
     if isinstance(node, ast.Expression):
         return _eval(node.body)
     if isinstance(node, ast.Constant):
@@ -468,6 +497,7 @@ def evaluate(expression: str) -> Number:
     try:
         with warnings.catch_warnings():  # "1if 2" parses with a SyntaxWarning nobody should see
             warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # "invalid escape sequence" in a string
             tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         where = f" at position {exc.offset}" if exc.offset else ""
@@ -476,6 +506,7 @@ def evaluate(expression: str) -> Number:
     except (ValueError, RecursionError, MemoryError):
         raise ToolError("cannot read the expression") from None
     _precheck(tree)
+    _budget.deadline = time.monotonic() + MAX_SECONDS
     try:
         return _exact(_eval(tree))
     except RecursionError:
@@ -484,6 +515,8 @@ def evaluate(expression: str) -> Number:
         raise ToolError("division by zero") from None
     except OverflowError:
         raise ToolError("the result is too large to compute") from None
+    finally:
+        _budget.deadline = math.inf
 
 
 # ---------------------------------------------------------------- formatting
@@ -544,7 +577,7 @@ def _format_rational(q: Fraction) -> str:
 # ---------------------------------------------------------------- the tool
 
 
-@tool(examples=[
+@tool(timeout_s=10.0, examples=[
     ("what is 12345 times 6789?", {"expression": "12345 * 6789"}),
     ("what's the square root of 2 plus 15% of 80?", {"expression": "sqrt(2) + 15% of 80"}),
     ("how much is 2 to the power of 100", {"expression": "2 ** 100"}),

@@ -26,6 +26,7 @@ SEARCH_MAX_RESULTS = 50
 SEARCH_MAX_BYTES = 1_000_000
 SKIP_DIRS = {"node_modules", "__pycache__", ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".cache"}
 CHANGING_ACTIONS = {"write", "move", "delete"}
+MAX_ERROR_CHARS = 600
 
 # Leading bytes of common binary formats, for a useful one-line summary instead of a dump.
 MAGIC: list[tuple[bytes, str]] = [
@@ -102,8 +103,9 @@ def decode(data: bytes) -> tuple[str, str] | None:
     """(text, encoding) for text bytes, or None when they look binary."""
     for bom, encoding in BOMS:
         if data.startswith(bom):
-            try:
-                return data.decode(encoding), encoding.replace("-sig", " with BOM")
+            width = {"utf-16": 2, "utf-32": 4}.get(encoding, 1)
+            try:  # a preview (or a damaged file) may end in the middle of a UTF-16/32 character
+                return data[: len(data) - len(data) % width].decode(encoding), encoding.replace("-sig", " with BOM")
             except UnicodeDecodeError:
                 return None
     if b"\x00" in data:
@@ -183,6 +185,22 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
+def _still_inside(ctx: ToolContext, path: Path) -> Path:
+    """Confine `path` again right before using it: a folder on the way may have been swapped for a link out."""
+    now = ctx.resolve_path(str(path))  # ToolError when it now leads outside the allowed folders
+    if now != path:
+        raise ToolError(f"{_show(ctx, path)} changed while it was being used (a folder became a link); "
+                        "nothing was done")
+    return now
+
+
+def _opened_inside(ctx: ToolContext, path: Path, fd: int) -> None:
+    """The file just opened is the one the checked path leads to now (not one a swapped-in link points at)."""
+    now = _still_inside(ctx, path)
+    if not os.path.samestat(os.fstat(fd), os.stat(now)):
+        raise ToolError(f"{_show(ctx, path)} changed while it was being opened; not read")
+
+
 def _read(ctx: ToolContext, path: Path) -> str:
     if not path.exists():
         raise ToolError(f"{_show(ctx, path)} does not exist")
@@ -194,6 +212,7 @@ def _read(ctx: ToolContext, path: Path) -> str:
     if size == 0:
         return f"{_show(ctx, path)}: (empty file)"
     with path.open("rb") as fh:
+        _opened_inside(ctx, path, fh.fileno())
         data = fh.read(HUGE_PREVIEW_BYTES if size > MAX_READ_BYTES else MAX_READ_BYTES)
     decoded = decode(data)
     if decoded is None:
@@ -280,6 +299,7 @@ def _write(ctx: ToolContext, path: Path, content: str | None) -> str:
     existed = path.exists()
     mode = stat.S_IMODE(path.stat().st_mode) if existed else None
     path.parent.mkdir(parents=True, exist_ok=True)
+    _still_inside(ctx, path.parent)
     # Write a temporary file next to the target, then swap it in: a crash never leaves half a file.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -289,6 +309,7 @@ def _write(ctx: ToolContext, path: Path, content: str | None) -> str:
             os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+        _still_inside(ctx, path.parent)  # checked again last thing: the folder may have been swapped meanwhile
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -312,6 +333,8 @@ def _move(ctx: ToolContext, source: Path, destination: str | None) -> str:
     if source.is_dir() and not source.is_symlink() and target.is_relative_to(source):
         raise ToolError("cannot move a folder into itself")
     target.parent.mkdir(parents=True, exist_ok=True)
+    _still_inside(ctx, source.parent)
+    _still_inside(ctx, target.parent)
     shutil.move(str(source), str(target))
     return f"moved {_show(ctx, source)} to {_show(ctx, target)}"
 
@@ -320,6 +343,7 @@ def _delete(ctx: ToolContext, path: Path) -> str:
     if not path.exists() and not path.is_symlink():
         raise ToolError(f"{_show(ctx, path)} does not exist")
     _refuse_root(ctx, path, "delete")
+    _still_inside(ctx, path.parent)
     if path.is_dir() and not path.is_symlink():
         if any(path.iterdir()):
             raise ToolError(f"{_show(ctx, path)} is a folder that is not empty; only files and empty "
@@ -353,6 +377,22 @@ def files(
                                        "(action 'search')")] = None,
 ) -> str:
     """List, read, search, write, move or delete files in the user's allowed folders (changes ask the user first)."""
+    try:
+        return _files(ctx, action, path, content, destination, query)
+    except ToolError as exc:
+        raise ToolError(_bounded(str(exc))) from None
+
+
+def _bounded(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """An error quoting a huge path or query stays short enough for the model to read it."""
+    if len(message) <= limit:
+        return message
+    keep = limit // 2
+    return f"{message[:keep]} [... {len(message) - 2 * keep} characters left out ...] {message[-keep:]}"
+
+
+def _files(ctx: ToolContext, action: str, path: str, content: str | None, destination: str | None,
+           query: str | None) -> str:
     target = _target(ctx, path) if action in ("move", "delete") else ctx.resolve_path(path)
     try:
         if action == "list":

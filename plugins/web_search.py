@@ -1,4 +1,7 @@
-"""Built-in web tools: search (ddgs or a SearXNG instance) and fetch a page as readable text."""
+"""Built-in web tools: search (ddgs or a SearXNG instance) and fetch a page as readable text.
+
+Requests reach only public internet addresses unless the user allowed a host (plugins/web_guard.py).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ import httpx
 from pydantic import Field
 
 from assistant.api import ToolContext, ToolError, hookimpl, tool
+from plugins.web_guard import Allowed, guarded_client
 
 # Used when ctx.settings is missing (unit tests); the app passes its Settings.
 DEFAULTS: dict[str, Any] = {"provider": "ddgs", "searxng_url": "http://127.0.0.1:8888", "max_results": 5,
-                            "timeout_s": 10.0, "max_page_chars": 6000}
+                            "timeout_s": 10.0, "max_page_chars": 6000, "allowed_hosts": []}
 USER_AGENT = "Mozilla/5.0 (compatible; Biseo/0.1; +local assistant)"
 SNIPPET_CHARS = 300
 MAX_PAGE_BYTES = 3_000_000
@@ -28,6 +32,11 @@ def _web(ctx: ToolContext | None, name: str) -> Any:
     web = getattr(getattr(ctx, "settings", None), "web", None)
     value = getattr(web, name, None)
     return DEFAULTS[name] if value is None else value
+
+
+def _allowed(ctx: ToolContext | None, *also: str) -> Allowed:
+    """The hosts the user allowed beyond the public internet (see plugins/web_guard.py)."""
+    return Allowed([*(_web(ctx, "allowed_hosts") or []), *also])
 
 
 def _clean(text: Any, limit: int | None = None) -> str:
@@ -48,6 +57,8 @@ def ddgs_text(query: str, max_results: int, timeout_s: float) -> list[dict[str, 
 
 
 def _search_ddgs(query: str, max_results: int, timeout_s: float) -> list[dict[str, str]]:
+    # ddgs only talks to the public search engines it knows (not guarded here); the links it returns
+    # are fetched by fetch_page, which is.
     try:
         raw = ddgs_text(query, max_results, timeout_s)
     except ImportError:
@@ -61,12 +72,13 @@ def _search_ddgs(query: str, max_results: int, timeout_s: float) -> list[dict[st
              "snippet": r.get("body") or r.get("content", "")} for r in raw or [] if isinstance(r, dict)]
 
 
-def _search_searxng(query: str, max_results: int, timeout_s: float, base_url: str) -> tuple[list[dict[str, str]], list[str]]:
+def _search_searxng(query: str, max_results: int, timeout_s: float, base_url: str,
+                    allowed: Allowed) -> tuple[list[dict[str, str]], list[str]]:
     endpoint = base_url.rstrip("/") + "/search"
     try:
-        response = httpx.get(endpoint, params={"q": query, "format": "json"}, timeout=timeout_s,
-                             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                             follow_redirects=True)
+        with guarded_client(allowed, timeout=timeout_s, follow_redirects=True) as client:
+            response = client.get(endpoint, params={"q": query, "format": "json"},
+                                  headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise ToolError(_network_problem(exc, f"web search (SearXNG at {base_url})", timeout_s)) from None
     if response.status_code == 403:
@@ -140,7 +152,10 @@ def web_search(
     timeout = float(_web(ctx, "timeout_s"))
     provider = _web(ctx, "provider")
     if provider == "searxng":
-        results, answers = _search_searxng(query, count, timeout, str(_web(ctx, "searxng_url")))
+        base_url = str(_web(ctx, "searxng_url"))
+        # The user chose this server, so its address is allowed even on their own network; a redirect
+        # elsewhere is checked like any other address.
+        results, answers = _search_searxng(query, count, timeout, base_url, _allowed(ctx, base_url))
     elif provider == "ddgs":
         results, answers = _search_ddgs(query, count, timeout)[:count], []
     else:
@@ -262,12 +277,20 @@ def _normalize_url(url: str) -> str:
     url = url.strip()
     if "://" not in url and re.match(r"^[\w.-]+\.[a-z]{2,}(:\d+)?(/|$)", url, re.IGNORECASE):
         url = "https://" + url  # "example.com/page" is what people type
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise ToolError(f"{url!r} is not a valid web address ({exc})") from None
     if parts.scheme.lower() not in ("http", "https"):
         shown = f"{parts.scheme}:" if parts.scheme else "an address without http:// or https://"
         raise ToolError(f"only http:// and https:// web pages can be fetched, not {shown}")
     if not parts.hostname:
         raise ToolError(f"{url!r} has no host name")
+    try:
+        httpx.URL(url).host  # noqa: B018 - decoding the host is where bad punycode shows
+    except (httpx.InvalidURL, ValueError) as exc:  # ValueError: the idna package's errors
+        raise ToolError(f"{url!r} is not a valid web address ({exc})") from None
     return url
 
 
@@ -284,12 +307,13 @@ def _charset(content_type: str, body: bytes) -> str:
     return name
 
 
-def _download(url: str, timeout_s: float) -> tuple[str, str, bytes, int | None]:
+def _download(url: str, timeout_s: float, allowed: Allowed) -> tuple[str, str, bytes, int | None]:
     """(final url, content type, body up to MAX_PAGE_BYTES, declared size); follows redirects one by one."""
     headers = {"User-Agent": USER_AGENT, "Accept": "text/html,text/plain;q=0.9,*/*;q=0.5"}
     current = url
     try:
-        with httpx.Client(timeout=timeout_s, headers=headers, follow_redirects=False) as client:
+        # Every connection, the first and each redirect's, is checked for a public address.
+        with guarded_client(allowed, timeout=timeout_s, headers=headers, follow_redirects=False) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 with client.stream("GET", current) as response:
                     if response.is_redirect and response.headers.get("location"):
@@ -332,7 +356,7 @@ def fetch_page(
     url = _normalize_url(url)
     timeout = float(_web(ctx, "timeout_s"))
     limit = int(_web(ctx, "max_page_chars"))
-    final_url, content_type, body, size = _download(url, timeout)
+    final_url, content_type, body, size = _download(url, timeout, _allowed(ctx))
     media = _media_type(content_type)
     if content_type and media not in HTML_TYPES | TEXT_TYPES:
         shown = f", {size:,} bytes" if size is not None else ""

@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from assistant.agent.fit import MessageTooLong, fit_messages
-from assistant.agent.prompt import (NO_TOOL, ToolExchange, decision_schema, history_turns, router_messages,
-                                    router_system_prompt, user_text)
+from assistant.agent.prompt import (NO_TOOL, ToolExchange, decision_schema, history_turns, own_words,
+                                    router_messages, router_system_prompt, user_text)
 from assistant.api import ToolContext
 from assistant.cancel import CancelToken
-from assistant.context import AfterTurnHook, CompletedTurn, ContextBlock, ContextProvider
+from assistant.context import AfterTurnHook, CompletedTurn, ContextBlock, ContextProvider, untrusted
 from assistant.events import (ApprovalRequested, ErrorEvent, Event, Final, Token, ToolCallRequested, ToolResult,
                               TurnStarted)
 from assistant.history.store import HistoryStore
 from assistant.llm.base import ChatBackend, LLMError
-from assistant.text import clean_text
-from assistant.tools.executor import PreparedCall, ToolExecutor, ToolOutcome
+from assistant.text import clean_data, clean_text
+from assistant.tools.executor import Approval, PreparedCall, ToolExecutor, ToolOutcome
 from assistant.tools.registry import ToolRegistry
 
 log = logging.getLogger("biseo.agent")
@@ -136,7 +136,7 @@ class Agent:
                 self.store.add_message(conversation_id, tid, "tool_result", outcome.output, tool_name=name,
                                        tool_call_id=call_id, ok=outcome.ok,
                                        meta={"denied": outcome.denied, "duration_s": outcome.duration_s})
-                exchanges.append(ToolExchange(name or "?", args, outcome.ok, outcome.output))
+                exchanges.append(ToolExchange(name or "?", args, outcome.ok, outcome.output, denied=outcome.denied))
             if not cancel.cancelled:
                 for piece in backend.stream(fitted(), max_tokens=self.config.max_tokens,
                                             temperature=self.config.temperature, cancel=cancel):
@@ -205,11 +205,12 @@ class Agent:
             prepared = self.executor.prepare(name, arguments)
             outcome = prepared if isinstance(prepared, ToolOutcome) else None
             if isinstance(prepared, PreparedCall):
+                approval: Approval | None = None
                 if prepared.needs_approval:
-                    request = ApprovalRequested(call_id, prepared.spec.name, prepared.arguments,
-                                                prepared.spec.description, True, prepared.spec.network)
+                    request: ApprovalRequested = prepared.approval_request(call_id)
                     yield request
                     ok, reason = request.decision
+                    approval = Approval.grant(request)  # the executor refuses the call without it
                     if not ok:
                         state.denied = True
                         outcome = ToolOutcome(False, f"denied: the user did not allow this call of {name} "
@@ -219,7 +220,8 @@ class Agent:
                     ctx = self.tool_context(prepared.spec.name, call_id, cancel)
                     ctx.citations = state.citations  # numbering continues from the recalled context
                     ctx.conversation_id = state.conversation_id
-                    outcome = self.executor.run(prepared, ctx)
+                    outcome = self.executor.run(prepared, ctx, approval)
+                    state.denied = state.denied or outcome.denied
         state.calls.add(signature)
         state.steps += 1
         state.failures = 0 if outcome.ok else state.failures + 1
@@ -241,12 +243,16 @@ class Agent:
             except Exception:  # noqa: BLE001 - recall must never block a turn
                 log.exception("context provider failed")
                 continue
+            marked = False
             if isinstance(block, ContextBlock):
                 citations.extend(block.citations)
                 hinted.extend(block.tools)
                 if block.router_note:
                     notes.append(block.router_note)
+                marked = block.marked
                 block = block.text
+            if block and not marked:  # a provider that did not mark its outside text: all of it is untrusted
+                block = untrusted(str(block), getattr(provider, "__name__", "context"))
             if block:
                 parts.append(block)
         return "\n\n".join(parts)
@@ -269,7 +275,7 @@ def _last_exchange(history: list[list[dict[str, Any]]]) -> tuple[str, str] | Non
         return None
     turn = history[-1]
     answer = next((m["content"] for m in reversed(turn) if m["role"] == "assistant"), "")
-    return turn[0]["content"].split("\n\n[Tool results")[0], answer
+    return own_words(turn[0]["content"]), answer
 
 
 def _uncertainty(value: Any) -> dict[str, Any] | None:
@@ -298,4 +304,9 @@ def parse_decision(text: str) -> tuple[str | None, Any, str]:
     name = obj["tool"]
     if name == NO_TOOL:
         return NO_TOOL, None, ""
-    return name, obj.get("arguments", {}), ""
+    if clean_text(name) != name or len(name) > 100:
+        # Control characters, a lone surrogate ("\ud800" is valid JSON) or a flood: never a tool's name.
+        shown = clean_text(name)[:60]
+        return shown, None, f"there is no tool named {shown!r}{'...' if len(name) > 60 else ''}"
+    # Argument strings may spell lone surrogates and NULs too: clean them before anything stores or shows them.
+    return name, clean_data(obj.get("arguments", {})), ""

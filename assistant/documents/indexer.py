@@ -57,7 +57,11 @@ def is_hidden(path: Path, root: Path) -> bool:
 
 
 def scan_source(source: SourceRow) -> tuple[list[Path], str | None]:
-    """The supported files under a source (hidden files and folders skipped), or why it cannot be read."""
+    """The supported files under a source (hidden files and folders skipped), or why it cannot be read.
+
+    A link inside a folder is listed like a file; whether it may be read is checked just before
+    reading (`outside_reason`), so a link or a folder swapped for one is refused, not followed out.
+    """
     root = Path(source.path)
     if source.kind == "file":
         return ([root], None) if root.is_file() else ([], f"{root} no longer exists")
@@ -68,9 +72,22 @@ def scan_source(source: SourceRow) -> tuple[list[Path], str | None]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             path = Path(folder) / name
-            if not is_hidden(path, root) and file_kind(path) is not None and path.is_file():
+            if not is_hidden(path, root) and file_kind(path) is not None and (path.is_file() or path.is_symlink()):
                 found.append(path)
     return found, None
+
+
+def outside_reason(source: SourceRow, path: Path) -> str | None:
+    """Why a file of a folder source must not be read: it resolves (through a link) outside that folder."""
+    if source.kind != "folder":
+        return None
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "a broken link or a file that disappeared; not read"
+    if not resolved.is_relative_to(Path(source.path)):
+        return f"it links outside the added folder (to {resolved}); not read"
+    return None
 
 
 def sha256_of(path: Path) -> str:
@@ -128,6 +145,13 @@ class Indexer:
 
     def _sync_file(self, source: SourceRow, path: Path, state: Progress, force: bool) -> None:
         row = self.store.ensure_file(source.id, path)
+        refused = outside_reason(source, path)
+        if refused:
+            # Checked right before reading: a folder swapped for a link since the scan is refused too.
+            self.store.fail_file(row.id, size=None, mtime_ns=None, sha256=None, error=refused)
+            state.errors.append(FileError(str(path), refused))
+            self.flush_index()  # chunks it had before (when it was a real file) leave the index
+            return
         try:
             st = path.stat()
         except OSError as exc:

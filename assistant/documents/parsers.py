@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from assistant.documents.htmltext import html_sections
 from assistant.documents.textdecode import DecodeError, decode_text
+from assistant.text import clean_text
 
 SUPPORTED = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf",
              ".docx": "docx", ".html": "html", ".htm": "html", ".csv": "csv", ".xlsx": "xlsx"}
@@ -76,11 +77,25 @@ def parse_file(path: Path, max_bytes: int) -> ParsedFile:
     except OSError as exc:
         raise ParseError(f"cannot read the file: {exc.strerror or exc}") from None
     parsed = _PARSERS[kind](data, path)
+    _clean_parsed(parsed)
     parsed.sections = [s for s in parsed.sections if s.text.strip()]
     if not parsed.sections:
         raise ParseError("no text found" + (" (a scanned PDF needs OCR, which Biseo does not do)"
                                             if kind == "pdf" else " (the file is empty or blank)"))
     return parsed
+
+
+def _clean_parsed(parsed: ParsedFile) -> None:
+    """Drop NUL, terminal escapes and other control characters (and lone surrogates) from everything found:
+    the text is shown in the terminal and the app and put into the model's prompt."""
+    for section in parsed.sections:
+        section.text = clean_text(section.text.replace("\x0c", "\n"))  # form feed: a page break in text files
+        section.section = clean_text(section.section) if section.section else section.section
+        section.sheet = clean_text(section.sheet) if section.sheet else section.sheet
+    for table in parsed.tables:
+        table.sheet = clean_text(table.sheet)
+        table.columns = [clean_text(c) for c in table.columns]
+        table.rows = [[clean_text(v) if isinstance(v, str) else v for v in row] for row in table.rows]
 
 
 def _text(data: bytes, path: Path) -> tuple[str, list[str]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from assistant.context import ContextBlock
+from assistant.context import ContextBlock, untrusted
 from assistant.documents.indexer import Indexer, Progress, ProgressCallback
 from assistant.documents.relevance import about_documents, judge_all, needs_table_computation, tables_named_in
 from assistant.documents.store import DocumentStore, FileRow, SourceRow, TableRow
@@ -163,10 +163,16 @@ class DocumentService:
         """Register files or folders (indexed by the next sync); returns them and the paths that failed."""
         added, problems = [], []
         for raw in paths:
+            if not str(raw).strip():
+                problems.append(f"{raw!r}: an empty path (give a file or folder)")
+                continue
+            if "\x00" in str(raw):
+                problems.append(f"{raw!r}: a path cannot contain a NUL character")
+                continue
             path = Path(raw).expanduser()
             try:
                 path = path.resolve(strict=True)
-            except (FileNotFoundError, RuntimeError):
+            except (FileNotFoundError, RuntimeError, ValueError):
                 problems.append(f"{raw}: no such file or folder")
                 continue
             except OSError as exc:
@@ -293,19 +299,20 @@ class DocumentService:
         note = f"The user's spreadsheets: {describe_tables(tables_named_in(text, tables))}" if hint else ""
         if not passages:
             if hint:
-                return ContextBlock("", tools=hint, router_note=note)
-            return ContextBlock(NOT_FOUND) if about_documents(text) else None
-        lines = ["Passages from the user's documents:"]
+                return ContextBlock("", tools=hint, router_note=note, marked=True)
+            return ContextBlock(NOT_FOUND, marked=True) if about_documents(text) else None
+        quoted = []
         citations = []
         for n, p in enumerate(passages, start=1):
             body = " ".join(p.text.split())  # one line each: small models copy multi-line blocks verbatim
             body = body if len(body) <= PASSAGE_CHARS else body[:PASSAGE_CHARS] + " ..."
-            lines.append(f"[{n}] {p.where}: {body}")
+            quoted.append(f"[{n}] {p.where}: {body}")
             citations.append({"n": n, **p.citation()})
+        lines = ["Passages from the user's documents:", untrusted("\n".join(quoted), "documents")]
         lines.append("\nAnswer briefly in your own words from these passages if they answer the question, and "
                      "cite the ones you used by number, like [1]. If they do not answer it, say it is not in "
                      "the user's documents.")
-        return ContextBlock("\n".join(lines), citations, tools=hint, router_note=note)
+        return ContextBlock("\n".join(lines), citations, tools=hint, router_note=note, marked=True)
 
     # watching
     def _start_watcher(self) -> None:

@@ -32,15 +32,37 @@ def looks_binary(data: bytes) -> bool:
     return controls / len(head) > 0.05
 
 
+def _utf16_without_bom(data: bytes) -> Decoded | None:
+    """UTF-16 saved without a byte-order mark (some Windows tools): for Latin text every other byte is NUL."""
+    head = data[:SNIFF_BYTES]
+    half = len(head) // 2
+    if half < 2:
+        return None
+    for zeros, other, encoding in ((head[1::2], head[0::2], "utf-16-le"), (head[0::2], head[1::2], "utf-16-be")):
+        if zeros.count(0) > 0.6 * half and other.count(0) == 0:
+            try:
+                return Decoded(data[: len(data) - len(data) % 2].decode(encoding), encoding,
+                               [f"no byte-order mark; read as {encoding.upper()}"])
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
 def decode_text(data: bytes) -> Decoded:
-    """UTF-8 (with or without BOM) or UTF-16 with BOM; otherwise Windows-1252/Latin-1, with a warning."""
+    """UTF-8 (with or without BOM), UTF-16 (with BOM, or Latin text without); else Windows-1252/Latin-1, warned."""
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
                           (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
+            cut = len(data) % 2 if encoding == "utf-16" else 0  # a UTF-16 file cut in the middle of a character
             try:
-                return Decoded(data.decode(encoding), encoding)
+                text = data[: len(data) - cut].decode(encoding)
             except UnicodeDecodeError:
                 break
+            return Decoded(text, encoding, ["the file ends in the middle of a character; its last byte was "
+                                            "left out"] if cut else [])
+    unmarked = _utf16_without_bom(data)
+    if unmarked is not None:
+        return unmarked
     if looks_binary(data):
         raise DecodeError("binary content: this does not look like a text file despite its extension")
     try:

@@ -233,6 +233,8 @@ class AdapterRegistry:
                     numbers.append(int(m.group(1)))
                 if _PARTIAL.match(child.name) or child.name.endswith(".deleting"):
                     shutil.rmtree(child, ignore_errors=True)  # left by a killed run (callers hold the train lock)
+            for litter in [*self.root.glob(".*.tmp"), *folder.glob("v*/.*.tmp")]:
+                _remove_stale(litter)  # a write_json_atomic killed before its rename
             number = max(numbers) + 1
             partial = folder / f".v{number}.partial"
             partial.mkdir()
@@ -288,6 +290,15 @@ def _read_meta(folder: Path) -> dict[str, Any]:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def _remove_stale(path: Path, age_s: float = 600.0) -> None:
+    """Remove a temporary file old enough that no live writer can still be about to rename it."""
+    try:
+        if time.time() - path.stat().st_mtime > age_s:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

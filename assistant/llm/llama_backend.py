@@ -17,6 +17,7 @@ from assistant.cancel import CancelToken  # noqa: E402
 from assistant.learning.uncertainty import EntropyMeter  # noqa: E402
 from assistant.llm.base import BackendInfo, LLMError, Usage  # noqa: E402
 from assistant.llm.template import ChatTemplate, flatten_tool_messages, supports_tool_messages  # noqa: E402
+from assistant.llm.utf8 import Utf8Stream  # noqa: E402
 
 
 _llama_log = logging.getLogger("biseo.llama_cpp")
@@ -190,34 +191,51 @@ class LlamaCppBackend:
         with self._lock:
             usage.cached_tokens = _common_prefix(llm._input_ids, tokens)
             start = time.monotonic()
+            completion: list[int] = []
             try:
-                # Deterministic decisions (grammar) use greedy decoding; answers sample.
-                chunks = llm.create_completion(
-                    tokens, max_tokens=min(max_tokens, room), temperature=temperature, stream=True,
-                    grammar=grammar, seed=self.seed, **extra)
-                pieces: list[str] = []
-                for chunk in chunks:
-                    text = chunk["choices"][0]["text"]
-                    if text:
-                        if not pieces:
-                            usage.ttft_s = time.monotonic() - start
-                        pieces.append(text)
-                        yield text
-                    if cancel is not None and cancel.cancelled:
-                        chunks.close()
-                        break
+                yield from self._generate(llm, tokens, completion, usage, start, max_tokens=min(max_tokens, room),
+                                          temperature=temperature, grammar=grammar, cancel=cancel, **extra)
             except LLMError:
                 raise
             except Exception as exc:
                 raise LLMError(f"the model failed while generating: {type(exc).__name__}: {exc}") from exc
             finally:
                 usage.total_s = time.monotonic() - start
-                # Chunks are not tokens (a character split over tokens arrives once, the closing chunk
-                # has none), so count the tokens of the text produced.
-                produced = "".join(locals().get("pieces") or [])
-                usage.completion_tokens = len(self.tokenize(produced)) if produced else 0
+                usage.completion_tokens = len(completion)
                 self.last_usage = usage
                 self.last_uncertainty = meter.summary() if meter is not None else None
+
+    def _generate(self, llm: Any, tokens: list[int], completion: list[int], usage: Usage, start: float, *,
+                  max_tokens: int, temperature: float, grammar: Any, cancel: CancelToken | None,
+                  logits_processor: Any = None) -> Iterator[str]:
+        """Sample like llama-cpp-python's create_completion, but decode the tokens' bytes ourselves.
+
+        create_completion's streaming drops a multi-byte character when the answer ends right after a
+        token that completed it (its final flush decodes each held token alone, ignoring errors), so the
+        token loop is ours and every token's bytes go through one incremental UTF-8 decoder.
+        """
+        text = Utf8Stream()
+        vocab = llm._model.vocab
+        llm.set_seed(self.seed)  # as create_completion(seed=...) does: the same answer for the same prompt
+        # Sampling settings are create_completion's defaults, so answers are what they were before.
+        steps = llm.generate(tokens, top_k=40, top_p=0.95, min_p=0.05, typical_p=1.0, temp=temperature,
+                             repeat_penalty=1.0, frequency_penalty=0.0, presence_penalty=0.0, tfs_z=1.0,
+                             logits_processor=logits_processor, grammar=grammar)
+        try:
+            for token in steps:
+                if self._llama_cpp.llama_vocab_is_eog(vocab, token):
+                    break
+                piece = text.feed(llm.detokenize([token]))  # the token's own bytes, as create_completion uses
+                completion.append(token)
+                if piece:
+                    if usage.ttft_s == 0.0:
+                        usage.ttft_s = time.monotonic() - start
+                    yield piece
+                if len(completion) >= max_tokens or (cancel is not None and cancel.cancelled):
+                    break
+        finally:
+            steps.close()
+        text.finish()
 
     def set_adapter(self, path: str | Path | None, scale: float = 1.0) -> bool:
         """Answer with this GGUF LoRA adapter on top of the base weights (None: the base alone).

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from assistant.context import ContextBlock
+from assistant.context import ContextBlock, untrusted
 from assistant.index.base import IndexUnavailable, SearchIndex
 from assistant.memory.extract import LEAD_IN, extract_facts, first_person
 from assistant.memory.keeper import IndexFactory, IndexKeeper, MemoryUnavailable
@@ -206,7 +206,7 @@ class MemoryService:
             return None
         if not found:
             return None
-        return ContextBlock(format_memories([r.memory for r in found]))
+        return ContextBlock(format_memories([r.memory for r in found]), marked=True)
 
     # automatic facts after a turn
     def learn_from_turn(self, turn: Any, tool_names: Iterable[str] = ()) -> list[Remembered]:
@@ -248,10 +248,9 @@ def relevance(hit: Any) -> float:
 
 def format_memories(memories: list[Memory]) -> str:
     """The block the model sees: the user's own words, marked as facts about the user."""
-    lines = ["[What you know about the user (from earlier conversations; the user said these):]"]
-    lines += [f"- {m.text}" for m in memories]
-    lines.append("[End of what you know about the user]")
-    return "\n".join(lines)
+    facts = "\n".join(f"- {m.text}" for m in memories)
+    return "\n".join(["[What you know about the user (from earlier conversations; the user said these):]",
+                      untrusted(facts, "memory"), "[End of what you know about the user]"])
 
 
 def _source(source: Source | dict[str, Any] | str | None) -> Source:

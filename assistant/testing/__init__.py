@@ -13,11 +13,11 @@ from types import ModuleType
 from typing import Any, Callable
 
 from assistant.api import ToolContext, ToolDefinitionError, spec_of
-from assistant.tools.executor import PreparedCall, ToolExecutor, ToolOutcome
+from assistant.tools.executor import Approval, PreparedCall, ToolExecutor, ToolOutcome
 from assistant.tools.registry import ToolRegistry
 from assistant.tools.spec import NAME_RE, ToolSpec
 
-__all__ = ["ToolRunner", "ToolOutcome", "check_tool_contract", "load_plugin"]
+__all__ = ["ToolRunner", "ToolOutcome", "check_tool_contract", "load_plugin", "approve"]
 
 Tool = Callable[..., Any] | ToolSpec
 Arguments = dict[str, Any] | str | None
@@ -75,9 +75,22 @@ class ToolRunner:
                           settings=self.settings if settings is None else settings, data_dir=self.data_dir,
                           memory=self.memory if memory is None else memory,
                           documents=self.documents if documents is None else documents)
-        outcome = executor.run(prepared, ctx)
+        granted = _approve(prepared, ctx.call_id) if prepared.needs_approval else None
+        outcome = executor.run(prepared, ctx, granted)
         self.last_citations = ctx.citations  # what the tool cited with ctx.cite(...)
         return outcome
+
+
+def approve(prepared: PreparedCall, call_id: str) -> Approval:
+    """Play the user who says yes to this exact call: the Approval the executor needs to run it."""
+    request = prepared.approval_request(call_id)
+    request.approve()
+    approval = Approval.grant(request)
+    assert approval is not None
+    return approval
+
+
+_approve = approve  # ToolRunner.__call__ has a parameter named `approve`
 
 
 def _merge(arguments: Arguments, kwargs: dict[str, Any]) -> Any:

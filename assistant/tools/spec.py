@@ -39,6 +39,8 @@ class ToolSpec:
     timeout_s: float | None = None
     wants_ctx: bool = False
     plugin: str = ""
+    grant: Any = None  # the owning plugin's Permissions (None: what this tool declares)
+    isolation: str = "in-process"  # or "process": the call runs in the plugin's host process
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Check the model's arguments against the schema; returns the keyword arguments."""

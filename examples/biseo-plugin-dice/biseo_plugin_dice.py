@@ -7,7 +7,10 @@ from typing import Annotated, Any, Callable
 
 from pydantic import Field
 
-from assistant.api import hookimpl, tool
+from assistant.api import Permissions, hookimpl, tool
+
+# What the plugin may do: no files, no network, no side effects (enforced; see "Permissions").
+PERMISSIONS = Permissions(files="none", network=False, side_effects=False)
 
 # Module-level so tests can swap in random.Random(seed) for repeatable rolls.
 rng = random.Random()
@@ -17,6 +20,7 @@ rng = random.Random()
     ("roll a die", {}),
     ("roll two d20", {"sides": 20, "count": 2}),
     ("throw three dice", {"count": 3}),
+    ("roll a 12-sided die", {"sides": 12}),
 ])
 def roll_dice(
     sides: Annotated[int, Field(ge=2, le=1000, description="Faces on each die (6 for a normal die)")] = 6,

@@ -93,7 +93,7 @@ def test_tool_call_result_reaches_the_answer_and_history(tmp_path, fake_backend)
     assert isinstance(events[-1], Final) and events[-1].text == "It is 5."
     # The answer prompt carries the tool result after the user's words, as data.
     answer_prompt = [c for c in backend.calls if c["purpose"] == "chat"][0]["messages"]
-    assert "add(a=2, b=3) returned:\n5" in answer_prompt[-1]["content"]
+    assert 'add(a=2, b=3) returned:\n<untrusted source="tool add">\n5\n</untrusted>' in answer_prompt[-1]["content"]
     roles = [m.role for m in agent.store.messages(cid)]
     assert roles == ["user", "tool_call", "tool_result", "assistant"]
 

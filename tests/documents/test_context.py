@@ -58,6 +58,9 @@ def test_relevant_passages_become_a_numbered_block_with_structured_citations(ser
     assert block.text.startswith("Passages from the user's documents:")
     assert "[1] lease.pdf, page 2:" in block.text and "1,850 euros" in block.text
     assert "cite the ones you used by number, like [1]" in block.text
+    # the passages are the documents' text: marked untrusted; the app's own instruction is not
+    inside = block.text.split('<untrusted source="documents">\n', 1)[1].split("\n</untrusted>", 1)[0]
+    assert "1,850 euros" in inside and "cite the ones" not in inside and block.marked
     assert block.text.count("\n[") == len(block.citations)  # one line per passage
     first = block.citations[0]
     assert first["n"] == 1 and first["file"] == "lease.pdf" and first["page"] == 2

@@ -114,3 +114,20 @@ def test_update_meta_keeps_the_rest(registry):
     v1 = make_version(registry, data={"train": 3})
     updated = registry.update_meta(v1, evaluation={"verdict": "worse"})
     assert updated.verdict == "worse" and registry.get(v1.ref).meta["data"] == {"train": 3}
+
+
+def test_temporary_files_left_by_a_killed_write_are_swept_when_old(tmp_path):
+    import os
+    import time
+
+    registry = AdapterRegistry(tmp_path / "adapters")
+    old = registry.root / ".state.json.abc.tmp"
+    fresh = registry.root / ".state.json.def.tmp"
+    registry.root.mkdir(parents=True, exist_ok=True)
+    old.write_text("{")
+    fresh.write_text("{")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    registry.reserve("personal")
+    assert not old.exists()  # litter from a kill -9 mid-write
+    assert fresh.exists()  # may belong to a writer that is about to rename it

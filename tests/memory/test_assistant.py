@@ -44,7 +44,8 @@ def test_a_fact_told_in_one_conversation_is_recalled_in_another(fake_backend, in
     assert memory.text == "My sister's birthday is May 3" and memory.source.kind == "conversation"
     run(app, "When is my sister's birthday?")  # a new conversation
     prompt = chat_prompt(backend)
-    assert prompt.startswith("When is my sister's birthday?\n\n[What you know about the user")
+    assert prompt.startswith("When is my sister's birthday?\n\n(Text inside <untrusted> tags")
+    assert "[What you know about the user" in prompt
     assert "- My sister's birthday is May 3" in prompt
     app.close()
 

@@ -176,7 +176,7 @@ def test_the_block_for_the_model_is_short_and_marked():
     m = Memory("a" * 32, "I live in Busan", "home", "active", None, Source(), 1.0, 1.0, 1)
     assert format_memories([m]).splitlines() == [
         "[What you know about the user (from earlier conversations; the user said these):]",
-        "- I live in Busan", "[End of what you know about the user]"]
+        '<untrusted source="memory">', "- I live in Busan", "</untrusted>", "[End of what you know about the user]"]
 
 
 def test_an_index_that_breaks_while_running_is_reopened_and_rebuilt(memory, fake_index):

@@ -6,9 +6,7 @@ import math
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
 
-from assistant.api import ToolError
 from plugins.calculator import MAX_EXPRESSION_CHARS, calculator
 
 
@@ -206,51 +204,8 @@ def test_needs_no_approval(tool_runner):
     assert tool_runner.needs_approval(calculator, expression="1+1") is False
 
 
-# ---------------------------------------------------------------- fuzzing
-
-NUMBERS = st.one_of(
-    st.integers(-10 ** 30, 10 ** 30).map(str),
-    st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
-    st.sampled_from(["0", "1", "-1", "0.5", "1e308", "1e-308", "12,345", "pi", "e", "tau", "1_000"]),
-)
-FUNCS = ["sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "log", "log10", "log2", "exp", "abs",
-         "round", "floor", "ceil", "factorial", "gcd", "lcm", "min", "max", "hypot", "degrees", "radians"]
-OPS = ["+", "-", "*", "/", "//", "%", "**", "^", "×", "÷"]
-
-
-def _expressions() -> st.SearchStrategy[str]:
-    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        binary = st.tuples(inner, st.sampled_from(OPS), inner).map(lambda t: f"{t[0]} {t[1]} {t[2]}")
-        call = st.tuples(st.sampled_from(FUNCS), st.lists(inner, min_size=0, max_size=3)).map(
-            lambda t: f"{t[0]}({', '.join(t[1])})")
-        return st.one_of(binary, call, inner.map(lambda s: f"({s})"), inner.map(lambda s: f"-{s}"),
-                         inner.map(lambda s: f"{s}%"))
-    return st.recursive(NUMBERS, extend, max_leaves=12)
-
-
-def _check(expression: str) -> None:
-    start = time.monotonic()
-    try:
-        result = calculator(expression)
-    except ToolError as exc:
-        assert str(exc)  # a clean, non-empty reason
-    else:
-        assert isinstance(result, str) and " = " in result
-        assert "nan" not in result.split(" = ")[-1].lower()
-    assert time.monotonic() - start < 1.0, expression
-
-
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_expressions())
-def test_fuzz_generated_expressions(expression):
-    _check(expression)
-
-
-@settings(max_examples=1000, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("0123456789+-*/%^().,e ×÷√πabcdefghijklmnopqrstuvwxyz_'[]{}:=<>!~@&|\\\"")),
-               max_size=80))
-def test_fuzz_random_text(expression):
-    _check(expression)
+# Fuzzing (thousands of generated expressions, random text and injection attempts) lives in
+# tests/trust/test_calculator_fuzz.py, the trust suite's "calculator-fuzz" category.
 
 
 def test_the_grammar_keeps_json_out_of_expressions():

@@ -8,6 +8,7 @@ from assistant.api import ToolContext
 from assistant.memory.service import MemoryService
 from assistant.paths import resolve_paths
 from assistant.settings import Settings
+from assistant.testing import approve
 from assistant.tools.executor import PreparedCall, ToolExecutor
 from assistant.tools.registry import ToolRegistry
 from plugins.memory import forget, recall, remember
@@ -33,7 +34,7 @@ def run(tool_runner, memory):
         registry = ToolRegistry()
         registry.add(prepared.spec, plugin="memory")
         ctx = ToolContext(tool_name=prepared.spec.name, call_id="call-1", memory=service)
-        return ToolExecutor(registry).run(prepared, ctx)
+        return ToolExecutor(registry).run(prepared, ctx, approve(prepared, ctx.call_id))
 
     return call
 

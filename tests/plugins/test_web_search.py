@@ -61,6 +61,13 @@ ARTICLE = """<!DOCTYPE html>
 
 
 @pytest.fixture
+def allowed(local_web):
+    """Settings of a user who allowed the local test server (it is on 127.0.0.1, refused otherwise)."""
+    port = local_web.url.rsplit(":", 1)[1]
+    return Settings(web=WebSettings(allowed_hosts=[f"127.0.0.1:{port}"]))
+
+
+@pytest.fixture
 def searxng(local_web):
     local_web.add("/search", SEARXNG_ANSWER)
     return Settings(web=WebSettings(provider="searxng", searxng_url=local_web.url + "/"))
@@ -187,9 +194,9 @@ def test_searxng_unreachable(tool_runner, closed_port):
 # ---------------------------------------------------------------- fetch_page
 
 
-def test_fetch_page_keeps_the_article_and_drops_the_noise(tool_runner, local_web):
+def test_fetch_page_keeps_the_article_and_drops_the_noise(tool_runner, local_web, allowed):
     url = local_web.add("/article", ARTICLE)
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert outcome.ok, outcome.output
     text = outcome.output
     assert text.startswith(f"Title: Bibimbap & friends | Food Blog\nURL: {url}\n\n")
@@ -209,64 +216,97 @@ def test_page_without_main_uses_the_body():
     assert title == "" and text == "Just a short page.\nSecond line"
 
 
-def test_fetch_page_is_bounded(tool_runner, local_web):
+def test_fetch_page_is_bounded(tool_runner, local_web, allowed):
     url = local_web.add("/long", "<html><body><main>" + "".join(f"<p>paragraph {i} has some words</p>" for i in range(2000)) + "</main></body></html>")
-    outcome = tool_runner(fetch_page, settings=Settings(web=WebSettings(max_page_chars=500)), url=url)
+    settings = Settings(web=WebSettings(max_page_chars=500, allowed_hosts=allowed.web.allowed_hosts))
+    outcome = tool_runner(fetch_page, settings=settings, url=url)
     assert outcome.ok and "[... page text cut at 500 of" in outcome.output
     assert len(outcome.output) < 800
 
 
-def test_fetch_plain_text_and_charset(tool_runner, local_web):
+def test_fetch_plain_text_and_charset(tool_runner, local_web, allowed):
     url = local_web.add("/notes.txt", "line one\r\nline two\n", content_type="text/plain; charset=utf-8")
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert outcome.ok and outcome.output.endswith("line one\nline two")
     page = "<html><head><title>Caf\xe9</title></head><body><p>cr\xe8me br\xfbl\xe9e</p></body></html>"
     url = local_web.add("/latin", page.encode("latin-1"), content_type="text/html; charset=iso-8859-1")
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert "Title: Café" in outcome.output and "crème brûlée" in outcome.output
 
 
-def test_fetch_other_content_types_are_summarised(tool_runner, local_web):
+def test_fetch_other_content_types_are_summarised(tool_runner, local_web, allowed):
     url = local_web.add("/paper.pdf", b"%PDF-1.7 \x00\x01\x02" * 100, content_type="application/pdf")
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert outcome.ok
     assert "is not a web page but a application/pdf file, 1,200 bytes" in outcome.output
     assert "%PDF" not in outcome.output
 
 
-def test_fetch_follows_redirects(tool_runner, local_web):
+def test_fetch_follows_redirects(tool_runner, local_web, allowed):
     target = local_web.add("/article", ARTICLE)
     url = local_web.add("/old", "", status=302, headers={"Location": "/article"})
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert outcome.ok and f"URL: {target}" in outcome.output
 
 
-def test_fetch_redirect_loop(tool_runner, local_web):
+def test_fetch_redirect_loop(tool_runner, local_web, allowed):
     url = local_web.add("/loop", "", status=302, headers={"Location": "/loop"})
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert not outcome.ok and "redirected more than" in outcome.output
 
 
-def test_fetch_redirect_to_another_scheme_is_refused(tool_runner, local_web):
+def test_fetch_redirect_to_another_scheme_is_refused(tool_runner, local_web, allowed):
     url = local_web.add("/sneaky", "", status=302, headers={"Location": "file:///etc/passwd"})
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert not outcome.ok and "only http:// and https://" in outcome.output
 
 
-def test_fetch_http_errors(tool_runner, local_web):
-    outcome = tool_runner(fetch_page, url=local_web.url + "/missing")
+def test_fetch_http_errors(tool_runner, local_web, allowed):
+    outcome = tool_runner(fetch_page, settings=allowed, url=local_web.url + "/missing")
     assert not outcome.ok and "HTTP 404 (Not Found)" in outcome.output
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "javascript:alert(1)",
                                  "data:text/html,hi", "gopher://x", "not a url", "http://"])
 def test_fetch_refuses_other_schemes(tool_runner, url):
-    outcome = tool_runner(fetch_page, url=url)
+    outcome = tool_runner(fetch_page, settings=allowed, url=url)
     assert not outcome.ok
     assert "only http:// and https://" in outcome.output or "no host name" in outcome.output
 
 
 def test_fetch_unreachable(tool_runner, closed_port):
-    outcome = tool_runner(fetch_page, url=f"http://127.0.0.1:{closed_port}/page")
+    settings = Settings(web=WebSettings(allowed_hosts=["127.0.0.1"]))  # any port on this computer
+    outcome = tool_runner(fetch_page, settings=settings, url=f"http://127.0.0.1:{closed_port}/page")
     assert not outcome.ok
     assert outcome.output.startswith("error: fetching the page is unavailable: no internet connection")
+
+
+@pytest.mark.parametrize("entry, host, port, allowed", [
+    ("nas.lan", "NAS.lan.", 8080, True),
+    ("nas.lan:8080", "nas.lan", 8080, True),
+    ("nas.lan:8080", "nas.lan", 8081, False),
+    ("*.lan", "printer.office.lan", 80, True),
+    ("*.lan", "lan", 80, False),
+    ("http://searx.home:8888/", "searx.home", 8888, True),
+    ("https://wiki.home/", "wiki.home", 80, False),  # a URL's port is the one meant (443 here)
+])
+def test_allowed_host_names(entry, host, port, allowed):
+    from plugins.web_guard import Allowed
+
+    assert Allowed([entry]).name(host, port) is allowed
+
+
+@pytest.mark.parametrize("entry, address, port, allowed", [
+    ("192.168.1.5", "192.168.1.5", 5000, True),
+    ("10.0.0.0/8", "10.20.30.40", 80, True),
+    ("10.0.0.0/8", "11.0.0.1", 80, False),
+    ("[::1]:8080", "::1", 8080, True),
+    ("[::1]:8080", "::1", 8081, False),
+    ("127.0.0.1", "::1", 80, False),
+])
+def test_allowed_addresses(entry, address, port, allowed):
+    import ipaddress
+
+    from plugins.web_guard import Allowed
+
+    assert Allowed([entry]).address(ipaddress.ip_address(address), port) is allowed

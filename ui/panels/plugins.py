@@ -8,6 +8,7 @@ from PySide6.QtCore import QUrl, Qt
 from PySide6.QtGui import QBrush, QColor, QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from assistant.extensions.manager import describe_permissions
 from ui.panels.common import Panel, button
 
 ERROR_COLOUR = QColor("#b3261e")
@@ -43,7 +44,8 @@ def plugin_rows(assistant: Any) -> list[dict[str, Any]]:
                           "permissions": spec.permissions() if spec else {},
                           "enabled": name not in disabled_tools})
         rows.append({"name": info.name, "source": info.source, "status": info.status, "error": info.error,
-                     "tools": tools})
+                     "runs": "own process" if info.isolation == "process" else "in-process",
+                     "permissions": info.permissions, "tools": tools})
     return rows
 
 
@@ -92,7 +94,12 @@ class PluginsPanel(Panel):
             status = {"loaded": "loaded", "disabled": "switched off (not loaded)",
                       "error": "could not load"}.get(row["status"], row["status"])
             source = "built in" if row["source"] == "builtin" else f"from {row['source']}"
+            if row.get("runs") == "own process":
+                source += " · runs in its own process"
             top = QTreeWidgetItem([row["name"], source, status])
+            if row.get("permissions"):
+                # What the plugin may do at most; enforced (see docs/plugins.md, "Permissions and isolation").
+                top.setToolTip(1, "May use: " + describe_permissions(row["permissions"]))
             top.setData(0, Qt.UserRole, ("plugin", row["name"]))
             top.setFlags(top.flags() | Qt.ItemIsUserCheckable)
             top.setCheckState(0, Qt.Unchecked if row["status"] == "disabled" else Qt.Checked)

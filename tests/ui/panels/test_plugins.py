@@ -46,3 +46,18 @@ def test_a_plugin_that_fails_to_load_shows_its_reason(qtbot, services):
     panel.refresh()
     assert "No module named 'nonexistent'" in find(panel, "broken").text(2)
     assert find(panel, "broken").text(2).startswith("could not load")
+
+
+def test_a_user_plugin_shows_it_runs_in_its_own_process_with_its_permissions(qtbot, services):
+    from assistant.extensions.manager import PluginInfo
+
+    services.assistant.plugins.plugins.append(PluginInfo(
+        name="weather", source="/home/me/plugins/weather.py", isolation="process",
+        permissions={"files": "none", "roots": [], "network": True, "side_effects": False}))
+    panel = PluginsPanel(services)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    row = find(panel, "weather")
+    assert row.text(1) == "from /home/me/plugins/weather.py · runs in its own process"
+    assert row.toolTip(1) == "May use: no files, network, no side effects"
+    assert "runs in its own process" not in find(panel, "calculator").text(1)
