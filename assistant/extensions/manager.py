@@ -91,13 +91,8 @@ class PluginManager:
         """Load a plugin in its own host process and register proxies for its tools."""
         from assistant.extensions.remote import HostError, PluginHost, remote_spec
 
-        info = PluginInfo(name=name, source=source, isolation="process")
-        self.plugins.append(info)
-        if name in off:
-            info.status = "disabled"
-            return info
-        if any(p.name == name and p.status == "loaded" for p in self.plugins[:-1]):
-            info.status, info.error = "error", f"a plugin named {name!r} is already loaded"
+        info = self._admit(PluginInfo(name=name, source=source, isolation="process"), off)
+        if info.status != "loaded":
             return info
         host = PluginHost(name, source, target, load_timeout_s)
         try:
@@ -127,6 +122,15 @@ class PluginManager:
                 info.status = "error"
         return info
 
+    def _admit(self, info: PluginInfo, off: set[str]) -> PluginInfo:
+        """List the plugin; mark it disabled (switched off) or an error (name taken) before anything loads."""
+        self.plugins.append(info)
+        if info.name in off:
+            info.status = "disabled"
+        elif any(p.name == info.name and p.status == "loaded" for p in self.plugins[:-1]):
+            info.status, info.error = "error", f"a plugin named {info.name!r} is already loaded"
+        return info
+
     def close(self) -> None:
         """Stop every plugin host process."""
         for info in self.plugins:
@@ -138,13 +142,8 @@ class PluginManager:
         return self._load(name, source, lambda: module, set())
 
     def _load(self, name: str, source: str, importer, off: set[str]) -> PluginInfo:
-        info = PluginInfo(name=name, source=source)
-        self.plugins.append(info)
-        if name in off:
-            info.status = "disabled"
-            return info
-        if any(p.name == name and p.status == "loaded" for p in self.plugins[:-1]):
-            info.status, info.error = "error", f"a plugin named {name!r} is already loaded"
+        info = self._admit(PluginInfo(name=name, source=source), off)
+        if info.status != "loaded":
             return info
         try:
             module = importer()
