@@ -308,5 +308,12 @@ def parse_decision(text: str) -> tuple[str | None, Any, str]:
         # Control characters, a lone surrogate ("\ud800" is valid JSON) or a flood: never a tool's name.
         shown = clean_text(name)[:60]
         return shown, None, f"there is no tool named {shown!r}{'...' if len(name) > 60 else ''}"
-    # Argument strings may spell lone surrogates and NULs too: clean them before anything stores or shows them.
-    return name, clean_data(obj.get("arguments", {})), ""
+    arguments = obj.get("arguments", {})
+    cleaned = clean_data(arguments)
+    if cleaned != arguments:
+        # JSON may spell NULs, control characters and lone surrogates. Cleaning them silently would change
+        # what runs ("a.txt\x00../b" would become another path), so the call is refused, and the cleaned
+        # arguments are what gets stored and shown.
+        return name, cleaned, ("the arguments contain a NUL byte, a control character or a lone surrogate, "
+                               "which no tool accepts; nothing was run")
+    return name, arguments, ""
