@@ -79,9 +79,20 @@ def seed(home: Path) -> tuple[Any, str]:
     backend = ScriptedBackend(
         decisions=[{"tool": "calculator", "arguments": {"expression": "1850 * 12"}}],
         answers=["Your monthly rent is **1,850 euros** [1], so over a year you pay **22,200 euros**."])
-    app = Assistant(Settings(), backend=backend,
+    # A plugin the user installed: it runs in its own process, with the permissions it declares.
+    from assistant.paths import resolve_paths
+
+    plugins = resolve_paths().plugins_dir
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "weather.py").write_text(
+        "from assistant.api import Permissions, hookimpl, tool\n"
+        "PERMISSIONS = Permissions(files='none', network=True, side_effects=False)\n\n"
+        "@tool\ndef weather(city: str) -> str:\n    \"\"\"Tell today's weather in a city.\"\"\"\n"
+        "    return f'sunny in {city}'\n\n"
+        "@hookimpl\ndef register_tools(register):\n    register(weather)\n")
+    app = Assistant(Settings(plugins={"user_folder_enabled": True}), backend=backend,
                     builtin_plugins=("plugins.calculator", "plugins.clock", "plugins.files", "plugins.memory",
-                                     "plugins.documents"))
+                                     "plugins.documents", "plugins.archives"))
     app.documents.add([folder])
     app.documents.sync()
     app.memory.add("My sister's birthday is May 3", Source("cli", detail="in the desktop app"))

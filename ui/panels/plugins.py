@@ -95,11 +95,11 @@ class PluginsPanel(Panel):
                       "error": "could not load"}.get(row["status"], row["status"])
             source = "built in" if row["source"] == "builtin" else f"from {row['source']}"
             if row.get("runs") == "own process":
-                source += " · runs in its own process"
-            top = QTreeWidgetItem([row["name"], source, status])
-            if row.get("permissions"):
-                # What the plugin may do at most; enforced (see docs/plugins.md, "Permissions and isolation").
-                top.setToolTip(1, "May use: " + describe_permissions(row["permissions"]))
+                status += " · own process"  # contained: a crash or hang is reported, the app stays up
+            # What the plugin may do at most; enforced (see docs/plugins.md, "Permissions and isolation").
+            may = "may use: " + describe_permissions(row["permissions"]) if row.get("permissions") else source
+            top = QTreeWidgetItem([row["name"], may, status])
+            top.setToolTip(1, f"{source}; {may}")
             top.setData(0, Qt.UserRole, ("plugin", row["name"]))
             top.setFlags(top.flags() | Qt.ItemIsUserCheckable)
             top.setCheckState(0, Qt.Unchecked if row["status"] == "disabled" else Qt.Checked)
