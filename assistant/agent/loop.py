@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from assistant.agent.fit import MessageTooLong, fit_messages
+from assistant.agent.grounding import copied_values
 from assistant.agent.prompt import (NO_TOOL, ToolExchange, decision_schema, history_turns, own_words,
                                     router_messages, router_system_prompt, user_text)
 from assistant.api import ToolContext
@@ -112,9 +113,16 @@ class Agent:
 
             fitted()  # a message too long for the context fails here, before any tool runs
             must = [t for t in tools if t.name in hinted]
+            excluded: set[str] = set()  # tools this step's decision may not pick again (it copied an example)
             while tools and self._may_call_tool(state):
                 # A hinted first step chooses among the hinted tools (same cached prompt, narrower grammar).
                 step_schema = decision_schema(must, allow_none=False) if must and state.steps == 0 else schema
+                if excluded:
+                    pool = must if must and state.steps == 0 else tools
+                    allowed = [t for t in pool if t.name not in excluded]
+                    if not allowed:
+                        break
+                    step_schema = decision_schema(allowed, allow_none=not (must and state.steps == 0))
                 decision = "".join(backend.stream(router_messages(router_system, text, exchanges, previous,
                                                                   note="\n".join(notes)),
                                                   json_schema=step_schema, temperature=0.0, purpose="router",
@@ -125,6 +133,11 @@ class Agent:
                 name, arguments, problem = parse_decision(decision)
                 if name == NO_TOOL or _signature(name, arguments) in state.calls:
                     break  # a repeated identical call means the model has what it needs: answer
+                said = " ".join([text, *(previous or ()), *(e.output for e in exchanges)])
+                if not excluded and copied_values(self.registry.get(name or ""), arguments, said):
+                    excluded.add(name or "")  # the call was copied from an example: choose once more without it
+                    continue
+                excluded.clear()
                 call_id = uuid.uuid4().hex[:12]
                 args = arguments if isinstance(arguments, dict) else {}
                 yield ToolCallRequested(call_id, name or "?", args)

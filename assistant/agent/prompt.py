@@ -66,6 +66,9 @@ def describe_arguments(schema: dict[str, Any]) -> str:
 
 def router_system_prompt(tools: list[ToolSpec]) -> str:
     """The stable tool-choice prompt: tools, their descriptions and few-shot examples."""
+    # Tools from MCP servers the user added go first: the small model weighs early examples more, and
+    # the built-in tools' many examples would otherwise drown theirs (a time question went to web search).
+    tools = sorted(tools, key=lambda t: t.isolation != "mcp")
     tool_lines = "\n".join(f"- {t.name}: {t.description} Arguments: {describe_arguments(t.schema)}"
                            for t in tools)
     examples: list[tuple[str, dict[str, Any]]] = []

@@ -42,6 +42,9 @@ class PluginInfo:
     permissions: dict[str, Any] | None = None  # what it may do (declared, or what its tools declare)
     declared: bool = False  # True when the plugin declares PERMISSIONS itself
     host: Any = field(default=None, repr=False)
+    kind: str = "plugin"  # or "mcp": an MCP server (its tools come from the server, see assistant/mcp)
+    state: str = ""  # an MCP server's run state in words ("running", "failed: …; it restarts on the next use")
+    mcp_tools: list[dict[str, Any]] = field(default_factory=list)  # name, tool, read_only, hint, description
 
 
 class PluginManager:

@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel
 
 from assistant.api import Permissions, ToolContext, ToolError
-from assistant.tools.spec import ArgumentError, ToolSpec
+from assistant.tools.spec import ToolSpec, validate_against_schema
 
 log = logging.getLogger("biseo.plugins.host")
 MAX_LINE = 16 * 1024 * 1024  # a reply longer than this is treated as garbage
@@ -240,13 +239,7 @@ class RemoteToolSpec(ToolSpec):
     host: PluginHost | None = None
 
     def validate(self, arguments: Any) -> dict[str, Any]:
-        if not isinstance(arguments, dict):
-            raise ArgumentError(f"arguments must be a JSON object, got {type(arguments).__name__}")
-        errors = sorted(jsonschema.Draft202012Validator(self.schema).iter_errors(arguments), key=str)
-        if errors:
-            raise ArgumentError("; ".join(
-                f"{'.'.join(str(p) for p in e.absolute_path) or '(arguments)'}: {e.message}" for e in errors[:5]))
-        return dict(arguments)
+        return validate_against_schema(self.schema, arguments)
 
     def call(self, kwargs: dict[str, Any], ctx: Any) -> Any:
         assert self.host is not None

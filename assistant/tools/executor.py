@@ -75,8 +75,8 @@ class PreparedCall:
         from assistant.events import ApprovalRequested
 
         # A copy: what the user saw is what the approval covers, whatever later changes the dict.
-        return ApprovalRequested(call_id, self.spec.name, copy.deepcopy(self.arguments), self.spec.description,
-                                 True, self.spec.network)
+        return ApprovalRequested(call_id, self.spec.name, copy.deepcopy(self.arguments),
+                                 self.spec.approval_description(), True, self.spec.network)
 
 
 class _CallCancel(CancelToken):

@@ -73,6 +73,10 @@ class ToolSpec:
             result = asyncio.run(_await(result))
         return result
 
+    def approval_description(self) -> str:
+        """What the approval prompt says the tool does."""
+        return self.description
+
     def permissions(self) -> dict[str, Any]:
         """Declared permissions, for listings and approval prompts."""
         side = self.side_effects if isinstance(self.side_effects, bool) else "some actions"
@@ -132,6 +136,22 @@ def build_tool_spec(func: Callable[..., Any], *, name: str | None = None,
         except ArgumentError as exc:
             raise ToolDefinitionError(f"tool {tool_name!r}: example {text!r} has invalid arguments: {exc}") from exc
     return spec
+
+
+def validate_against_schema(schema: dict[str, Any], arguments: Any) -> dict[str, Any]:
+    """Check arguments against a plain JSON schema (tools defined out of process); raises ArgumentError."""
+    import jsonschema
+
+    if not isinstance(arguments, dict):
+        raise ArgumentError(f"arguments must be a JSON object, got {type(arguments).__name__}")
+    try:
+        errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(arguments), key=str)
+    except Exception as exc:  # noqa: BLE001 - a broken schema from elsewhere (bad type, unresolvable $ref)
+        raise ArgumentError(f"the tool's own argument schema is unusable: {str(exc).splitlines()[0][:200]}") from None
+    if errors:
+        raise ArgumentError("; ".join(
+            f"{'.'.join(str(p) for p in e.absolute_path) or '(arguments)'}: {e.message}" for e in errors[:5]))
+    return dict(arguments)
 
 
 def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:

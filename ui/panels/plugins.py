@@ -1,4 +1,4 @@
-"""Plugins panel: loaded plugins, their tools and permissions, load errors, and switching them on or off."""
+"""Plugins panel: plugins and MCP servers, their tools and permissions, errors, and switching them on or off."""
 
 from __future__ import annotations
 
@@ -32,18 +32,48 @@ def permissions_text(perms: dict[str, Any]) -> str:
     return ", ".join(words) or "read-only, offline"
 
 
+def mcp_permission_text(tool: dict[str, Any]) -> str:
+    """An MCP tool's permission: the user's read-only mark decides; the server's own hint is only shown."""
+    words = "read-only (you marked it)" if tool.get("read_only") else "asks before each use"
+    hint = tool.get("hint") or ""
+    if hint == "read-only":
+        words += " · server says read-only — a hint, not trusted"
+    elif hint:
+        words += f" · server says {hint}"
+    return words
+
+
+def _mcp_row(info: Any, assistant: Any, disabled_tools: set[str]) -> dict[str, Any]:
+    """An MCP server's row: its state and its tools (from the manager's cache; nothing is started here)."""
+    server = getattr(getattr(assistant.settings, "mcp", None), "servers", {}).get(info.name)
+    marked = set(server.read_only) if server is not None else None  # live: the panel may just have changed it
+    tools = []
+    for tool in getattr(info, "mcp_tools", None) or []:
+        registry_name = tool.get("tool") or tool["name"]
+        read_only = tool["name"] in marked if marked is not None else bool(tool.get("read_only"))
+        tools.append({"name": tool["name"], "tool": registry_name, "description": tool.get("description", ""),
+                      "read_only": read_only, "hint": tool.get("hint", ""),
+                      "enabled": registry_name not in disabled_tools})
+    return {"kind": "mcp", "name": info.name, "source": info.source, "status": info.status, "error": info.error,
+            "state": getattr(info, "state", ""), "tools": tools}
+
+
 def plugin_rows(assistant: Any) -> list[dict[str, Any]]:
     """What `biseo plugins list` shows, from the running assistant (cheap; no import happens here)."""
     disabled_tools = set(assistant.settings.tools.disabled)
     rows = []
     for info in assistant.plugins.plugins:
+        if getattr(info, "kind", "plugin") == "mcp":
+            rows.append(_mcp_row(info, assistant, disabled_tools))
+            continue
         tools = []
         for name in info.tools:
             spec = assistant.registry.get(name)
             tools.append({"name": name, "description": spec.description if spec else "",
                           "permissions": spec.permissions() if spec else {},
                           "enabled": name not in disabled_tools})
-        rows.append({"name": info.name, "source": info.source, "status": info.status, "error": info.error,
+        rows.append({"kind": "plugin", "name": info.name, "source": info.source, "status": info.status,
+                     "error": info.error,
                      "runs": "own process" if info.isolation == "process" else "in-process",
                      "permissions": info.permissions, "tools": tools})
     return rows
@@ -53,8 +83,9 @@ class PluginsPanel(Panel):
     """A tree of plugins and their tools; the checkboxes switch them on or off in config.toml."""
 
     title = "Plugins"
-    subtitle = ("Plugins give Biseo tools. A tool that changes something always asks you first. "
-                "Untick a plugin or a tool to stop Biseo using it.")
+    subtitle = ("Plugins and MCP servers give Biseo tools. A tool that changes something always asks you first; "
+                "an MCP tool asks before each use unless you mark it read-only. "
+                "Untick a plugin, a server or a tool to stop Biseo using it.")
 
     def build(self) -> QWidget:
         body = QWidget()
@@ -91,6 +122,9 @@ class PluginsPanel(Panel):
         self._filling = True
         self.tree.clear()
         for row in rows:
+            if row.get("kind") == "mcp":
+                self._add_mcp(row)
+                continue
             status = {"loaded": "loaded", "disabled": "switched off (not loaded)",
                       "error": "could not load"}.get(row["status"], row["status"])
             source = "built in" if row["source"] == "builtin" else f"from {row['source']}"
@@ -121,8 +155,55 @@ class PluginsPanel(Panel):
             top.setExpanded(True)
         self._filling = False
 
+    def _add_mcp(self, row: dict[str, Any]) -> None:
+        """An MCP server and its tools; the Permissions box of a tool is the user's read-only mark."""
+        status = {"loaded": row["state"] or "ready", "disabled": "switched off (not started)",
+                  "error": "could not start"}.get(row["status"], row["status"])
+        top = QTreeWidgetItem([row["name"], row["source"], status])
+        top.setToolTip(1, f"{row['source']}: its tools run outside Biseo, in the server's own process")
+        top.setData(0, Qt.UserRole, ("plugin", row["name"]))
+        top.setFlags(top.flags() | Qt.ItemIsUserCheckable)
+        top.setCheckState(0, Qt.Unchecked if row["status"] == "disabled" else Qt.Checked)
+        top.setToolTip(0, "Untick to stop using this MCP server (takes effect when Biseo restarts)")
+        # A server that failed restarts on its next use; its last failure is still worth seeing.
+        problem = row["error"] or (row["state"] if row["state"].startswith(("failed", "crashed")) else "")
+        if row["error"]:
+            top.setText(2, (row["error"] if row["error"].startswith("could not") else f"{status}: {row['error']}")
+                        if row["status"] == "error" else f"{status}; {row['error']}")
+        if problem:
+            top.setToolTip(2, problem)
+            top.setForeground(2, QBrush(ERROR_COLOUR))
+        self.tree.addTopLevelItem(top)
+        for tool in row["tools"]:
+            child = QTreeWidgetItem([tool["name"], mcp_permission_text(tool),
+                                     "" if tool["enabled"] else "switched off"])
+            child.setData(0, Qt.UserRole, ("tool", tool["tool"]))
+            child.setData(1, Qt.UserRole, ("read_only", row["name"], tool["name"], tool["hint"]))
+            tip = tool["description"]
+            if tool["tool"] != tool["name"]:
+                tip = f"{tip}\n(Biseo calls it {tool['tool']})".strip()
+            child.setToolTip(0, tip)
+            child.setToolTip(1, "Ticked: you trust this tool to change nothing, so it runs without asking.\n"
+                                "Unticked: Biseo asks you before each use (the server's own hint is not trusted).")
+            child.setFlags(child.flags() | Qt.ItemIsUserCheckable)
+            child.setCheckState(0, Qt.Checked if tool["enabled"] else Qt.Unchecked)
+            child.setCheckState(1, Qt.Checked if tool["read_only"] else Qt.Unchecked)
+            top.addChild(child)
+        if not row["tools"] and row["status"] == "loaded":
+            # The panel never starts a server; its tools are listed once the manager has met it.
+            hint = QTreeWidgetItem(["(tools are listed after the server first starts)", "", ""])
+            hint.setFlags(Qt.ItemIsEnabled)
+            hint.setForeground(0, QBrush(QColor("#777")))
+            top.addChild(hint)
+        top.setExpanded(True)
+
     def _toggled(self, item: QTreeWidgetItem, column: int) -> None:
-        if self._filling or column != 0:
+        if self._filling or column not in (0, 1):
+            return
+        if column == 1:
+            mark = item.data(1, Qt.UserRole)
+            if mark:
+                self._mark_toggled(item, *mark[1:])
             return
         kind, name = item.data(0, Qt.UserRole)
         on = item.checkState(0) == Qt.Checked
@@ -135,16 +216,47 @@ class PluginsPanel(Panel):
         except Exception as exc:  # noqa: BLE001 - e.g. config.toml not writable; said in place
             self.show_error("Could not save the change", exc)
 
+    def _mark_toggled(self, item: QTreeWidgetItem, server: str, tool: str, hint: str) -> None:
+        on = item.checkState(1) == Qt.Checked
+        try:
+            self.set_mcp_read_only(server, tool, on)
+        except Exception as exc:  # noqa: BLE001 - e.g. config.toml not writable; said in place
+            self.show_error("Could not save the change", exc)
+            on = not on  # the box shows what is saved, not what was clicked
+        self._filling = True
+        item.setCheckState(1, Qt.Checked if on else Qt.Unchecked)
+        item.setText(1, mcp_permission_text({"read_only": on, "hint": hint}))
+        self._filling = False
+
+    def set_mcp_read_only(self, server: str, tool: str, on: bool) -> None:
+        """Write the user's read-only mark for one MCP tool (mcp.servers.NAME.read_only) and keep it in memory."""
+        from assistant.mcp.config import set_read_only
+
+        set_read_only(self.assistant.paths, server, tool, on)
+        config = self.assistant.settings.mcp.servers.get(server)
+        if config is not None:
+            config.read_only = [t for t in config.read_only if t != tool] + ([tool] if on else [])
+        self.settings_written()
+        # Applies at once: an MCP tool reads the marks in settings each time it is about to run.
+        self.notice.say(f"{tool} ({server}) now runs without asking." if on else
+                        f"{tool} ({server}) now asks before each use.")
+
     def set_plugin_enabled(self, name: str, on: bool) -> None:
-        """Write plugins.disabled; a plugin is imported at start, so this needs a restart."""
+        """Write plugins.disabled (MCP servers too); a plugin is imported at start, so this needs a restart."""
         from assistant.settings import set_config_value
 
         current = list(self.assistant.settings.plugins.disabled)
         new = [p for p in current if p != name] + ([] if on else [name])
         set_config_value(self.assistant.paths, "plugins.disabled", new)
         self.assistant.settings.plugins.disabled = new
+        server = getattr(getattr(self.assistant.settings, "mcp", None), "servers", {}).get(name)
+        if on and server is not None and not server.enabled:
+            # Switched off in config.toml (enabled = false): ticking it means on, whichever switch was used.
+            set_config_value(self.assistant.paths, f"mcp.servers.{name}.enabled", True)
+            server.enabled = True
         self.settings_written()
-        self.notice.say(f"{'Switched on' if on else 'Switched off'} the {name} plugin. "
+        what = "MCP server" if server is not None else "plugin"
+        self.notice.say(f"{'Switched on' if on else 'Switched off'} the {name} {what}. "
                         f"Restart Biseo for this to take effect.")
 
     def set_tool_enabled(self, name: str, on: bool) -> None:

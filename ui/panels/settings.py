@@ -360,6 +360,8 @@ class SettingsPanel(Panel):
                 grid.addWidget(intro, 0, 0, 1, 3)
             line = 1
             for name, field in model.model_fields.items():
+                if typing.get_origin(field.annotation) is dict:
+                    continue  # tables (MCP servers) have their own editor: the Plugins panel and `biseo mcp`
                 row = FieldRow(section, name, field)
                 self.rows[row.key] = row
                 grid.addWidget(row.label, line, 0, Qt.AlignTop)
