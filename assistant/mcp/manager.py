@@ -117,6 +117,30 @@ class McpManager:
             info.status, info.error = "loaded", ""
         return True
 
+    def attach(self, name: str) -> PluginInfo:
+        """Bring a server just added to the settings into the running Biseo: start it, list and register its tools."""
+        config = self._settings().mcp.servers[name]
+        if name in self.infos:
+            self.detach(name)  # replaced: the old one goes first
+        info = self._admit(name, config, set(self._settings().plugins.disabled))
+        if info.status == "loaded":
+            connection = McpConnection(name, config, self.loop, self.paths.logs_dir, __version__)
+            connection.on_change = self._follow(info)
+            self.connections[name] = connection
+            self.discover(name)
+        return info
+
+    def detach(self, name: str) -> None:
+        """Take a server out of the running Biseo (removed by the user): stop it, drop its tools and its row."""
+        connection = self.connections.pop(name, None)
+        if connection is not None:
+            connection.stop()
+        info = self.infos.pop(name, None)
+        if info is not None:
+            for tool in info.tools:
+                self.plugins.registry.remove(tool)
+            self.plugins.plugins = [p for p in self.plugins.plugins if p is not info]
+
     def refresh(self, name: str) -> PluginInfo:
         """Ask a server for its tools again (`biseo mcp tools NAME`); new tools are added at once."""
         if name not in self.connections:

@@ -18,6 +18,10 @@ class ToolRegistry:
         spec.plugin = plugin
         self._tools[spec.name] = spec
 
+    def remove(self, name: str) -> None:
+        """Forget a tool (an MCP server removed while Biseo runs)."""
+        self._tools.pop(name, None)
+
     def get(self, name: str) -> ToolSpec | None:
         return self._tools.get(name)
 
