@@ -3,8 +3,9 @@
 Builds the real main window (when ui.main_window exists) over an Assistant with a scripted backend and a
 temporary BISEO_HOME seeded with a conversation (a calculator tool card and a document citation), memories,
 an indexed folder with one unreadable file, feedback, answers waiting for review, two trained adapter versions
-and an MCP server (mcp-server-time, one tool marked read-only); saves main-window.png, approval-dialog.png and
-one PNG per panel. Runs offscreen by default; --xvfb renders under a real X server (xvfb-run) instead.
+and an MCP server (mcp-server-time, one tool marked read-only); saves main-window.png, approval-dialog.png,
+mcp-server-dialog.png and one PNG per panel. Runs offscreen by default; --xvfb renders under a real X server
+(xvfb-run) instead.
 """
 
 from __future__ import annotations
@@ -196,6 +197,14 @@ def wait(app: Any, condition, timeout: float = 15.0) -> None:
         app.processEvents()
 
 
+def select_mcp_server(panel: Any, name: str) -> None:
+    """Select an MCP server's row, so the Remove button shows as it does in use."""
+    from PySide6.QtCore import Qt
+
+    for item in panel.tree.findItems(name, Qt.MatchExactly, 0):
+        panel.tree.setCurrentItem(item)
+
+
 def save(widget: Any, path: Path) -> None:
     widget.grab().save(str(path))
     print(path)
@@ -268,8 +277,19 @@ def run(out: Path) -> int:
                 panel.select("qwen2.5-coder-0.5b-instruct")
             if title == "Adapters":
                 panel.select("personal/v2")
+            if title == "Plugins":
+                select_mcp_server(panel, "time")
             wait(app, lambda p=panel: not p.busy)
             save(panel, out / f"panel-{title.lower()}.png")
+            if title == "Plugins" and hasattr(panel, "add_mcp_server"):
+                dialog = panel.add_mcp_server()
+                dialog.name_edit.setText("fetch")
+                dialog.command_edit.setText("uvx mcp-server-fetch --ignore-robots-txt")
+                dialog.env_edit.setPlainText("HTTPS_PROXY=http://proxy.local:3128")
+                dialog.show_error("")
+                wait(app, lambda: False, 0.3)
+                save(dialog, out / "mcp-server-dialog.png")
+                dialog.reject()
             panel.close()
     finally:
         services.pool.waitForDone(5000)

@@ -6,12 +6,14 @@ from typing import Any
 
 from PySide6.QtCore import QUrl, Qt
 from PySide6.QtGui import QBrush, QColor, QDesktopServices
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QMenu, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from assistant.extensions.manager import describe_permissions
+from ui.panels import common
 from ui.panels.common import Panel, button
 
 ERROR_COLOUR = QColor("#b3261e")
+MCP_ROLE = Qt.UserRole + 1  # on an MCP server's row and its tools' rows: the server's name
 
 
 def permissions_text(perms: dict[str, Any]) -> str:
@@ -99,13 +101,24 @@ class PluginsPanel(Panel):
         header.setStretchLastSection(True)
         layout.addWidget(self.tree, 1)
         row = QHBoxLayout()
+        self.add_mcp_button = button("Add MCP server…", "Start a program or connect to a URL that gives Biseo "
+                                     "more tools (Model Context Protocol)", self.add_mcp_server)
+        self.remove_mcp_button = button("Remove MCP server…", "Stop the selected MCP server and forget it and "
+                                        "its tools", self.remove_mcp_server)
+        self.remove_mcp_button.setEnabled(False)
         self.open_folder_button = button("Open plugins folder", "Where your own Python plugins go",
                                          self.open_plugins_folder)
-        row.addWidget(self.open_folder_button)
+        row.addWidget(self.add_mcp_button)
+        row.addWidget(self.remove_mcp_button)
         row.addStretch(1)
+        row.addWidget(self.open_folder_button)
         layout.addLayout(row)
         self._filling = False
+        self.add_dialog: Any = None
         self.tree.itemChanged.connect(self._toggled)
+        self.tree.currentItemChanged.connect(self._selection_changed)
+        self.tree.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         return body
 
     def reload(self) -> None:
@@ -154,6 +167,7 @@ class PluginsPanel(Panel):
                 top.addChild(child)
             top.setExpanded(True)
         self._filling = False
+        self._selection_changed()  # clearing the tree does not always say the selection went
 
     def _add_mcp(self, row: dict[str, Any]) -> None:
         """An MCP server and its tools; the Permissions box of a tool is the user's read-only mark."""
@@ -162,6 +176,7 @@ class PluginsPanel(Panel):
         top = QTreeWidgetItem([row["name"], row["source"], status])
         top.setToolTip(1, f"{row['source']}: its tools run outside Biseo, in the server's own process")
         top.setData(0, Qt.UserRole, ("plugin", row["name"]))
+        top.setData(0, MCP_ROLE, row["name"])
         top.setFlags(top.flags() | Qt.ItemIsUserCheckable)
         top.setCheckState(0, Qt.Unchecked if row["status"] == "disabled" else Qt.Checked)
         top.setToolTip(0, "Untick to stop using this MCP server (takes effect when Biseo restarts)")
@@ -178,6 +193,7 @@ class PluginsPanel(Panel):
             child = QTreeWidgetItem([tool["name"], mcp_permission_text(tool),
                                      "" if tool["enabled"] else "switched off"])
             child.setData(0, Qt.UserRole, ("tool", tool["tool"]))
+            child.setData(0, MCP_ROLE, row["name"])
             child.setData(1, Qt.UserRole, ("read_only", row["name"], tool["name"], tool["hint"]))
             tip = tool["description"]
             if tool["tool"] != tool["name"]:
@@ -192,7 +208,8 @@ class PluginsPanel(Panel):
         if not row["tools"] and row["status"] == "loaded":
             # The panel never starts a server; its tools are listed once the manager has met it.
             hint = QTreeWidgetItem(["(tools are listed after the server first starts)", "", ""])
-            hint.setFlags(Qt.ItemIsEnabled)
+            hint.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+            hint.setData(0, MCP_ROLE, row["name"])
             hint.setForeground(0, QBrush(QColor("#777")))
             top.addChild(hint)
         top.setExpanded(True)
@@ -273,6 +290,120 @@ class PluginsPanel(Panel):
         app.agent.config.disabled_tools = list(new)
         self.settings_written()
         self.notice.say(f"{'Switched on' if on else 'Switched off'} the {name} tool, from the next message on.")
+
+    # adding and removing MCP servers
+    def add_mcp_server(self) -> Any:
+        """Open the Add MCP server dialog; it does not block: OK saves, then the server starts in the background."""
+        from ui.dialogs.mcp_server import McpServerDialog
+
+        dialog = McpServerDialog(self._save_mcp_server, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._attach_mcp(dialog.name))
+        self.add_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _save_mcp_server(self, name: str, *, command: str, args: list[str], url: str,
+                         env: dict[str, str]) -> Any:
+        """Write [mcp.servers.NAME] and put it in the running settings; McpConfigError says what is wrong."""
+        from assistant.mcp.config import McpConfigError, add_server
+
+        app = self.assistant
+        if any(p.name == name and getattr(p, "kind", "plugin") != "mcp" for p in app.plugins.plugins):
+            # The manager would refuse it at start (names are shared with plugins); better said here.
+            raise McpConfigError(f"a plugin named {name!r} is already loaded; choose another name")
+        config = add_server(app.paths, name, command=command, args=args, url=url, env=env)
+        app.settings.mcp.servers[name] = config
+        self.settings_written()
+        return config
+
+    def _attach_mcp(self, name: str) -> None:
+        # Starting a server and listing its tools can take seconds: never on the GUI thread.
+        self.error.clear()
+        self.notice.say(f"Adding {name}: starting it and asking for its tools…")
+        self.background(self.assistant.mcp.attach, name, on_done=lambda info: self._attached(name, info),
+                        on_error=lambda exc: self._attach_failed(name, exc))
+
+    def _attached(self, name: str, info: Any) -> None:
+        self.reload()
+        count = len(info.tools)
+        if info.status == "error":
+            self.notice.say("")
+            self.show_error(f"Added {name}, but it could not start", info.error or "unknown error")
+        elif info.status == "disabled":
+            self.notice.say(f"Added {name}, but it is switched off; tick it and restart Biseo to use it.")
+        elif not count:
+            self.notice.say(f"Added {name}, but it offers no tools" + (f": {info.error}" if info.error else "."))
+        else:
+            self.notice.say(f"Added {name}: {count} tool{'s' if count != 1 else ''}, each asks before use"
+                            + (f" ({info.error})" if info.error else "") + ".")
+
+    def _attach_failed(self, name: str, exc: Any) -> None:
+        self.reload()
+        self.notice.say("")
+        self.show_error(f"Added {name}, but it could not start", exc)
+
+    def selected_mcp_server(self) -> str | None:
+        """The MCP server whose row (or one of whose tools) is selected."""
+        item = self.tree.currentItem()
+        return item.data(0, MCP_ROLE) if item is not None else None
+
+    def _selection_changed(self, *_args: Any) -> None:
+        self.remove_mcp_button.setEnabled(bool(self.selected_mcp_server()))
+
+    def context_menu(self, item: QTreeWidgetItem | None) -> QMenu | None:
+        """The right-click menu of a row: only an MCP server (or its tool) has one, to remove the server."""
+        name = item.data(0, MCP_ROLE) if item is not None else None
+        if not name:
+            return None
+        menu = QMenu(self)
+        menu.addAction(f"Remove MCP server {name}…", lambda: self.remove_mcp_server(name))
+        return menu
+
+    def _context_menu(self, pos: Any) -> None:
+        menu = self.context_menu(self.tree.itemAt(pos))
+        if menu is not None:
+            menu.exec(self.tree.viewport().mapToGlobal(pos))
+            menu.deleteLater()
+
+    def remove_mcp_server(self, name: str | None = None) -> None:
+        """After a yes: delete [mcp.servers.NAME], stop the server and drop its tools from the running Biseo."""
+        from assistant.mcp.config import McpConfigError, remove_server
+
+        name = name or self.selected_mcp_server()
+        if not name:
+            return
+        app = self.assistant
+        info = next((p for p in app.plugins.plugins if p.name == name and getattr(p, "kind", "") == "mcp"), None)
+        tools = ", ".join(t.get("name", "") for t in getattr(info, "mcp_tools", None) or [])
+        if not common.confirm(self, "Remove this MCP server?",
+                              f"Biseo stops the MCP server {name} and forgets it"
+                              + (f" and its tools ({tools})" if tools else "") + ". You can add it again later.",
+                              yes="Remove"):
+            return
+        try:
+            remove_server(app.paths, name)
+        except McpConfigError:
+            pass  # already gone from config.toml (e.g. `biseo mcp remove`); it still leaves the running Biseo
+        except OSError as exc:
+            self.show_error("Could not remove the server", exc)
+            return
+        app.settings.mcp.servers.pop(name, None)
+        self.settings_written()
+        self.error.clear()
+        self.notice.say(f"Removing {name}: stopping it…")
+        # Stopping waits for the server's process to end: off the GUI thread.
+        self.background(app.mcp.detach, name, on_done=lambda _: self._detached(name),
+                        on_error=lambda exc: self._detach_failed(name, exc))
+
+    def _detached(self, name: str) -> None:
+        self.reload()
+        self.notice.say(f"Removed the MCP server {name}; its tools are gone.")
+
+    def _detach_failed(self, name: str, exc: Any) -> None:
+        self.reload()
+        self.notice.say("")
+        self.show_error(f"Removed {name} from your settings, but could not stop it", exc)
 
     def open_plugins_folder(self) -> None:
         folder = self.assistant.paths.plugins_dir

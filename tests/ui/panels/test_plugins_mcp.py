@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import tomllib
 from pathlib import Path
 
+import psutil
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
 
 from assistant.extensions.manager import PluginInfo
 from assistant.settings import McpServerConfig, load_settings
+from ui.panels import common
 from ui.panels.plugins import PluginsPanel
 
 TIME_TOOLS = [
@@ -193,3 +197,157 @@ def test_a_real_time_server_is_listed_and_a_mark_applies_to_its_tool_at_once(qtb
         services.pool.waitForDone(10_000)
     finally:
         app.close()
+
+
+# Adding and removing servers from the window
+
+TIME_COMMAND = f"{shlex.quote(sys.executable)} -m mcp_server_time --local-timezone UTC"
+
+
+def fill(dialog, name: str, command: str = "", url: str = "", env: str = "") -> None:
+    """Type into the Add MCP server dialog as a user would."""
+    dialog.name_edit.setText(name)
+    (dialog.http_radio if url else dialog.stdio_radio).setChecked(True)
+    dialog.command_edit.setText(command)
+    dialog.url_edit.setText(url)
+    dialog.env_edit.setPlainText(env)
+
+
+def server_processes() -> list[psutil.Process]:
+    """mcp-server-time processes started by this test run."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "mcp_server_time" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # it ended while we looked
+            continue
+    return found
+
+
+def add_time_server(qtbot, panel) -> None:
+    dialog = panel.add_mcp_server()
+    assert dialog.isVisible() and dialog.windowTitle() == "Add MCP server"
+    fill(dialog, "time", TIME_COMMAND)
+    dialog.accept()
+    assert dialog.result() == QDialog.Accepted  # closed at once; the server starts in the background
+    assert panel.notice.text() == "Adding time: starting it and asking for its tools…"
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)
+
+
+@pytest.mark.slow
+def test_a_server_added_in_the_window_is_listed_saved_and_usable_at_once(qtbot, services):
+    app = services.assistant
+    panel = open_panel(qtbot, services)
+    assert panel.add_mcp_button.isEnabled() and not panel.remove_mcp_button.isEnabled()
+
+    add_time_server(qtbot, panel)
+    assert panel.notice.text() == "Added time: 2 tools, each asks before use."
+    assert panel.error.isHidden()
+    server = find(panel, "time")
+    assert server.text(1) == f"MCP server (stdio: {Path(sys.executable).name} -m mcp_server_time)"
+    assert server.text(2) == "running"
+    tools = {server.child(i).text(0): server.child(i) for i in range(server.childCount())}
+    assert set(tools) == {"get_current_time", "convert_time"}
+    assert all(t.text(1).startswith("asks before each use") for t in tools.values())
+    saved = load_settings(app.paths).mcp.servers["time"]
+    assert (saved.command, saved.args) == (sys.executable, ["-m", "mcp_server_time", "--local-timezone", "UTC"])
+    spec = app.registry.get("get_current_time")
+    assert spec is not None and spec.has_side_effects({})  # usable now, and it asks first
+    assert len(server_processes()) == 1
+
+
+@pytest.mark.slow
+def test_removing_a_server_asks_then_stops_it_and_drops_its_tools(qtbot, services, monkeypatch):
+    app = services.assistant
+    panel = open_panel(qtbot, services)
+    add_time_server(qtbot, panel)
+    [process] = server_processes()
+    panel.tree.setCurrentItem(find(panel, "convert_time"))  # a tool's row stands for its server
+    assert panel.remove_mcp_button.isEnabled()
+    asked = []
+    monkeypatch.setattr(common, "confirm", lambda *a, **k: asked.append(a[2]) or False)
+
+    panel.remove_mcp_button.click()  # "No": nothing changes
+    assert "stops the MCP server time" in asked[0] and "get_current_time" in asked[0]
+    assert "time" in load_settings(app.paths).mcp.servers and find(panel, "time")
+
+    monkeypatch.setattr(common, "confirm", lambda *a, **k: True)
+    panel.remove_mcp_button.click()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=15_000)
+    assert not panel.tree.findItems("time", Qt.MatchExactly | Qt.MatchRecursive, 0)
+    assert not panel.tree.findItems("get_current_time", Qt.MatchExactly | Qt.MatchRecursive, 0)
+    assert panel.notice.text() == "Removed the MCP server time; its tools are gone."
+    assert "time" not in load_settings(app.paths).mcp.servers and "time" not in app.settings.mcp.servers
+    assert app.registry.get("get_current_time") is None and app.registry.get("convert_time") is None
+    assert "time" not in app.mcp.connections
+    process.wait(timeout=10)  # its process has ended
+    assert not panel.remove_mcp_button.isEnabled()
+
+
+@pytest.mark.parametrize("name,command,url,env,error", [
+    ("Bad Name!", "mcp-server-x", "", "", "'Bad Name!' is not a usable server name"),
+    ("calc", 'mcp-server "unclosed', "", "", "The command line does not parse: No closing quotation"),
+    ("calc", "", "", "", "Give either a command to start (stdio) or a URL (streamable HTTP)"),
+    ("web", "", "ftp://example.org/mcp", "", "'ftp://example.org/mcp' is not an http:// or https:// address"),
+    ("calc", "mcp-server-x", "", "TOKEN", "Environment line 1 ('TOKEN') is not KEY=VALUE"),
+    ("calculator", "mcp-server-x", "", "", "A plugin named 'calculator' is already loaded; choose another name"),
+])
+def test_a_server_that_cannot_be_added_is_explained_in_the_dialog_and_nothing_is_written(
+        qtbot, services, name, command, url, env, error):
+    app = services.assistant
+    panel = open_panel(qtbot, services)
+    dialog = panel.add_mcp_server()
+    fill(dialog, name, command, url, env)
+
+    dialog.accept()
+    assert dialog.isVisible()  # stays open to fix it
+    assert dialog.error_label.isVisible() and error in dialog.error_label.text()
+    assert not panel.busy and app.settings.mcp.servers == {}
+    assert load_settings(app.paths).mcp.servers == {}
+    dialog.reject()
+    assert not panel.busy and load_settings(app.paths).mcp.servers == {}
+
+
+def test_a_name_already_taken_is_refused_and_the_first_server_is_kept(qtbot, services):
+    app = services.assistant
+    add_server(services, mcp_server("time", tools=TIME_TOOLS), read_only=["convert_time"])
+    panel = open_panel(qtbot, services)
+    dialog = panel.add_mcp_server()
+    fill(dialog, "time", "other-program")
+
+    dialog.accept()
+    assert dialog.isVisible() and "already exists" in dialog.error_label.text()
+    saved = load_settings(app.paths).mcp.servers["time"]
+    assert saved.command == "mcp-server-time" and saved.read_only == ["convert_time"]
+
+
+def test_a_url_server_that_cannot_be_reached_is_added_with_its_error_shown(qtbot, services):
+    app = services.assistant
+    panel = open_panel(qtbot, services)
+    dialog = panel.add_mcp_server()
+    assert not dialog.url_edit.isEnabled()
+    fill(dialog, "web", url="http://127.0.0.1:9/mcp", env="# a comment\nTOKEN = abc=d\n\n")
+    assert dialog.url_edit.isEnabled() and not dialog.command_edit.isEnabled()
+
+    dialog.accept()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)
+    saved = load_settings(app.paths).mcp.servers["web"]
+    assert (saved.url, saved.command, saved.env) == ("http://127.0.0.1:9/mcp", "", {"TOKEN": "abc=d"})
+    assert not panel.error.isHidden()
+    assert panel.error.message.text().startswith("Added web, but it could not start: ")
+    row = find(panel, "web")
+    assert row.text(1) == "MCP server (HTTP: http://127.0.0.1:9/mcp)"
+    assert "could not connect" in row.text(2)
+    assert row.foreground(2).color().name() == "#b3261e"
+
+
+def test_only_an_mcp_server_can_be_removed_from_the_panel(qtbot, services, monkeypatch):
+    add_server(services, mcp_server("time", tools=TIME_TOOLS))
+    panel = open_panel(qtbot, services)
+    panel.tree.setCurrentItem(find(panel, "calculator"))  # a plugin: removed by deleting its file, not here
+    assert not panel.remove_mcp_button.isEnabled() and panel.context_menu(find(panel, "calculator")) is None
+    panel.tree.setCurrentItem(find(panel, "time"))
+    assert panel.remove_mcp_button.isEnabled()
+    menu = panel.context_menu(find(panel, "wipe_clock"))
+    assert [a.text() for a in menu.actions()] == ["Remove MCP server time…"]
