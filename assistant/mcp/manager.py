@@ -36,6 +36,7 @@ class McpManager:
         self.infos: dict[str, PluginInfo] = {}
         self._loop: EventLoopThread | None = None
         self._examples_lock = threading.Lock()
+        self._pending: set[tuple[str, str]] = set()  # (server, tool) whose example was never tried
 
     @property
     def loop(self) -> EventLoopThread:
@@ -135,6 +136,7 @@ class McpManager:
         connection = self.connections.pop(name, None)
         if connection is not None:
             connection.stop()
+        self._pending = {(s, t) for s, t in self._pending if s != name}
         info = self.infos.pop(name, None)
         if info is not None:
             for tool in info.tools:
@@ -171,6 +173,8 @@ class McpManager:
                              timeout_s=config.timeout_s + config.start_timeout_s + CALL_SLACK_S)
             spec.examples = [(str(q), dict(a)) for q, a in (examples or {}).get(tool.name, [])
                              if isinstance(a, dict)][:WANTED]
+            if tool.name not in (examples or {}):
+                self._pending.add((name, tool.name))  # never tried: the next turn writes its example
             self.plugins.registry.add(spec, plugin=plugin_name(name))
             info.tools.append(name_here)
             info.mcp_tools.append({"name": tool.name, "tool": name_here, "read_only": spec.read_only,
@@ -186,30 +190,27 @@ class McpManager:
         written = 0
         with self._examples_lock:
             cache = self._read_cache()
-            for name, connection in self.connections.items():
+            for name in sorted({server for server, _ in self._pending}):
                 entry = cache.get(name)
-                if not entry or entry.get("fingerprint") != fingerprint(connection.config):
-                    continue
+                tools = [t for s, t in self._pending if s == name]
+                self._pending -= {(name, t) for t in tools}
+                if name not in self.connections or not entry or \
+                        entry.get("fingerprint") != fingerprint(self.connections[name].config):
+                    continue  # removed, or its listing is not the cached one: nothing to keep them with
                 tried = entry.setdefault("examples", {})
-                changed = False
                 for row in self.infos[name].mcp_tools:
                     spec = self.plugins.registry.get(row["tool"])
-                    if spec is None or spec.examples or row["name"] in tried:
+                    if row["name"] not in tools or spec is None:
                         continue
-                    examples = write_examples(backend, spec)
-                    tried[row["name"]] = [list(e) for e in examples]  # [] = tried: not every turn again
-                    spec.examples = examples
-                    written += len(examples)
-                    changed = True
-                if changed:
-                    self._write_cache(name, entry.get("tools") or [], tried)
+                    spec.examples = write_examples(backend, spec)
+                    tried[row["name"]] = [list(e) for e in spec.examples]  # [] = tried: not every turn again
+                    written += len(spec.examples)
+                self._write_cache(name, entry.get("tools") or [], tried)
         return written
 
     def needs_examples(self) -> bool:
         """True when some MCP tool has no example and none was tried yet (the next turn writes them)."""
-        cache = self._read_cache()
-        return any(row["name"] not in (cache.get(name, {}).get("examples") or {})
-                   for name in self.connections for row in self.infos[name].mcp_tools)
+        return bool(self._pending)  # kept in memory: asked on every turn
 
     def tool_rows(self, name: str) -> list[dict[str, Any]]:
         """The server's tools with the user's current read-only marks."""
