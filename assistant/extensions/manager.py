@@ -44,7 +44,7 @@ class PluginInfo:
     host: Any = field(default=None, repr=False)
     kind: str = "plugin"  # or "mcp": an MCP server (its tools come from the server, see assistant/mcp)
     state: str = ""  # an MCP server's run state in words ("running", "failed: …; it restarts on the next use")
-    mcp_tools: list[dict[str, Any]] = field(default_factory=list)  # name, tool, read_only, hint, description
+    mcp_tools: list[dict[str, Any]] = field(default_factory=list)  # name, tool, hint, description
 
 
 class PluginManager:

@@ -62,7 +62,7 @@ class McpManager:
         """List every enabled server and register its tools; servers without a cached list are started."""
         disabled = set(self._settings().plugins.disabled)
         cache = self._read_cache()
-        todiscover: list[str] = []
+        to_discover: list[str] = []
         for name, config in self.servers().items():
             info = self._admit(name, config, disabled)
             if info.status != "loaded":  # switched off, or its name is taken by a plugin
@@ -74,10 +74,12 @@ class McpManager:
             if cached and cached.get("fingerprint") == fingerprint(config):
                 self._register(name, cached.get("tools") or [], cached.get("examples") or {})
             else:
-                todiscover.append(name)
+                to_discover.append(name)
+        if not to_discover:
+            return
         # Servers start in parallel: one slow server costs its own start time, not the sum.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(8, len(todiscover)))) as pool:
-            for name, future in [(n, pool.submit(self.discover, n)) for n in todiscover]:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(8, len(to_discover)))) as pool:
+            for name, future in [(n, pool.submit(self.discover, n)) for n in to_discover]:
                 future.result()
 
     def _admit(self, name: str, config: McpServerConfig, disabled: set[str]) -> PluginInfo:
@@ -177,8 +179,9 @@ class McpManager:
                 self._pending.add((name, tool.name))  # never tried: the next turn writes its example
             self.plugins.registry.add(spec, plugin=plugin_name(name))
             info.tools.append(name_here)
-            info.mcp_tools.append({"name": tool.name, "tool": name_here, "read_only": spec.read_only,
-                                   "hint": annotation_hint(tool), "description": short_description(tool)})
+            # No read-only mark here: the user may change it any time; tool_rows() reads it live.
+            info.mcp_tools.append({"name": tool.name, "tool": name_here, "hint": annotation_hint(tool),
+                                   "description": short_description(tool)})
             known.add(tool.name)
         if errors:
             info.error = "; ".join(errors)
